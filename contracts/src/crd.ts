@@ -1,0 +1,121 @@
+// Types of the flowlens.dev/v1alpha1 custom resources (DESIGN.md). These are the spec and
+// status shapes the operator and the aggregator work with once a CR has been validated.
+export const GROUP = "flowlens.dev";
+export const VERSION = "v1alpha1";
+export const API_VERSION = `${GROUP}/${VERSION}`;
+
+export interface ObjectRef {
+  name: string;
+  namespace?: string;
+}
+
+export interface Condition {
+  type: "Ready" | "Degraded" | "ConfigurationIssue" | string;
+  status: "True" | "False" | "Unknown";
+  reason: string;
+  message: string;
+  lastTransitionTime: string;
+  observedGeneration?: number;
+}
+
+export interface ResourceRequirements {
+  limits?: Record<string, string>;
+  requests?: Record<string, string>;
+}
+
+export interface Toleration {
+  key?: string;
+  operator?: "Exists" | "Equal";
+  value?: string;
+  effect?: "NoSchedule" | "PreferNoSchedule" | "NoExecute";
+  tolerationSeconds?: number;
+}
+
+export interface FlowProbeSpec {
+  collectorRef: ObjectRef;
+  nodeSelector?: Record<string, string>;
+  tolerations?: Toleration[];
+  interfaces?: string[];
+  excludeInterfaces?: string[];
+  bpfFilter?: string;
+  sampling?: number;
+  timeouts?: { idleSeconds?: number; activeSeconds?: number };
+  maxFlows?: number;
+  dpi?: boolean;
+  export?: {
+    transport?: "grpc" | "nats";
+    ipfix?: { host: string; port: number; protocol?: "ipfix" | "netflow9" }[];
+  };
+  resources?: ResourceRequirements;
+  image?: string;
+}
+
+export interface FlowProbeStatus {
+  observedGeneration?: number;
+  nodesDesired?: number;
+  nodesReady?: number;
+  conditions?: Condition[];
+}
+
+export interface FlowCollectorSpec {
+  replicas?: number;
+  listeners?: {
+    grpcPort?: number;
+    httpPort?: number;
+    netflowPort?: number;
+    ipfixPort?: number;
+    sflowPort?: number;
+  };
+  nats?: { url: string; stream?: string; credentialsSecret?: string };
+  tls?: { mode: "auto" | "provided" | "disabled"; secretName?: string };
+  localNetworks?: string[];
+  metrics?: { topHosts?: number };
+  retention?: { recentFlows?: number; pastAlerts?: number };
+  serviceType?: "ClusterIP" | "NodePort" | "LoadBalancer";
+  resources?: ResourceRequirements;
+  image?: string;
+}
+
+export interface FlowCollectorStatus {
+  observedGeneration?: number;
+  endpoints?: { grpc?: string; http?: string; netflow?: string; sflow?: string };
+  conditions?: Condition[];
+}
+
+export type AlertWindow = "1m" | "5m" | "1h" | "1d";
+export type Severity = "info" | "warning" | "error" | "critical";
+
+export interface AlertRuleSpec {
+  collectorRef: ObjectRef;
+  /** Exactly one of threshold and check. */
+  threshold?: {
+    target: { kind: "host" | "network" | "application" | "interface" | "exporter" | "node"; value: string };
+    metric: string;
+    window: AlertWindow;
+    operator: ">" | ">=" | "<" | "<=";
+    value: number;
+    hysteresis?: number;
+  };
+  check?: { name: string; params?: Record<string, string | number | boolean> };
+  severity: Severity;
+  notify?: { kind: "webhook" | "slack" | "email" | "alertmanager" | "syslog"; target: string }[];
+}
+
+export interface AlertRuleStatus {
+  observedGeneration?: number;
+  engaged?: number;
+  lastTransitionTime?: string;
+  conditions?: Condition[];
+}
+
+export interface CustomResource<Spec, Status> {
+  apiVersion: typeof API_VERSION;
+  kind: string;
+  metadata: { name: string; namespace?: string; generation?: number; uid?: string; [k: string]: unknown };
+  spec: Spec;
+  status?: Status;
+}
+
+export type FlowProbe = CustomResource<FlowProbeSpec, FlowProbeStatus> & { kind: "FlowProbe" };
+export type FlowCollector = CustomResource<FlowCollectorSpec, FlowCollectorStatus> & { kind: "FlowCollector" };
+export type AlertRule = CustomResource<AlertRuleSpec, AlertRuleStatus> & { kind: "AlertRule" };

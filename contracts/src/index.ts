@@ -1,0 +1,4 @@
+export * from "./crd.js";
+export * from "./flow.js";
+export * as pb from "./gen/flowlens/v1/flow.js";
+export { VERSION as FLOWLENS_VERSION } from "./version.js";
