@@ -68,6 +68,11 @@ export function startProcess(name: string, cmd: string, args: string[], opts: St
   });
   if (child.pid === undefined) throw new Error(`${name}: could not start ${cmd}`);
   live.add(child);
+  // A process a test forgot to stop must not keep the test file's event loop alive: the exit
+  // hook kills it instead.
+  child.unref();
+  (child.stdout as unknown as { unref?: () => void } | null)?.unref?.();
+  (child.stderr as unknown as { unref?: () => void } | null)?.unref?.();
   const keep = opts.keepLines ?? 60;
   const lines: string[] = [];
   const collect = (chunk: Buffer) => {
@@ -120,6 +125,17 @@ export async function waitFor<T>(
       throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${why}${tail}`);
     }
     await sleep(intervalMs);
+  }
+}
+
+/** Waits until `probe` holds for a freshly started process; stops the process if it never does. */
+export async function readyOrStop(proc: ManagedProcess, what: string, probe: () => Promise<unknown> | unknown, timeoutMs = 10_000): Promise<ManagedProcess> {
+  try {
+    await waitFor(what, async () => Boolean(await probe()), { proc, timeoutMs });
+    return proc;
+  } catch (err) {
+    await proc.stop();
+    throw err;
   }
 }
 

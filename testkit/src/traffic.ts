@@ -2,7 +2,7 @@
 import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { Host } from "./netns.js";
-import { type ManagedProcess, makeTempDir, waitFor } from "./process.js";
+import { type ManagedProcess, makeTempDir, readyOrStop } from "./process.js";
 
 const HTTP_SERVER = `
 const http = require("node:http");
@@ -15,8 +15,7 @@ http.createServer((req, res) => { res.setHeader("content-type", "text/plain"); r
 /** A Node.js HTTP server inside `host` answering every request with `size` bytes. */
 export async function startHttpServer(host: Host, port = 8080, size = 1024): Promise<ManagedProcess> {
   const p = host.spawn("http", process.execPath, ["-e", HTTP_SERVER, String(port), String(size)]);
-  await waitFor(`HTTP server on ${host.name}:${port}`, () => p.output().includes("listening"), { proc: p, timeoutMs: 10_000 });
-  return p;
+  return readyOrStop(p, `HTTP server on ${host.name}:${port}`, () => p.output().includes("listening"));
 }
 
 /** curl from `host`; returns the HTTP status code and bytes downloaded. */
@@ -32,8 +31,7 @@ export async function startDnsServer(host: Host, records: Record<string, string>
   args.push(`--listen-address=${host.addr}`);
   for (const [name, addr] of Object.entries(records)) args.push(`--address=/${name}/${addr}`);
   const p = host.spawn("dnsmasq", "dnsmasq", args);
-  await waitFor(`dnsmasq on ${host.name}`, () => p.output().includes("started"), { proc: p, timeoutMs: 10_000 });
-  return p;
+  return readyOrStop(p, `dnsmasq on ${host.name}`, () => p.output().includes("started"));
 }
 
 /** dig from `host`: the answers (dig +short), empty for NXDOMAIN. */
@@ -53,9 +51,9 @@ export function ping(host: Host, addr: string, count = 3): number {
 
 /** An iperf3 server inside `host` (one test, then it exits). */
 export async function startIperfServer(host: Host, port = 5201): Promise<ManagedProcess> {
-  const p = host.spawn("iperf3-server", "iperf3", ["-s", "-1", "-p", String(port), "-B", host.addr]);
-  await waitFor(`iperf3 server on ${host.name}`, () => p.output().includes("Server listening"), { proc: p, timeoutMs: 10_000 });
-  return p;
+  // --forceflush: iperf3 block-buffers its banner when stdout is a pipe.
+  const p = host.spawn("iperf3-server", "iperf3", ["-s", "-1", "--forceflush", "-p", String(port), "-B", host.addr]);
+  return readyOrStop(p, `iperf3 server on ${host.name}`, () => p.output().includes("Server listening"));
 }
 
 /** An iperf3 client run; returns bytes the receiver counted. */
@@ -89,6 +87,6 @@ export async function startTcpdump(host: Host, iface: string, filter = ""): Prom
   const args = ["-i", iface, "-U", "-n", "-w", file, "--immediate-mode"];
   if (filter) args.push(filter);
   const proc = host.spawn("tcpdump", "tcpdump", args);
-  await waitFor(`tcpdump on ${host.name}:${iface}`, () => proc.output().includes("listening on"), { proc, timeoutMs: 10_000 });
+  await readyOrStop(proc, `tcpdump on ${host.name}:${iface}`, () => proc.output().includes("listening on"));
   return { proc, file };
 }
