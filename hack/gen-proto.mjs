@@ -3,7 +3,7 @@
 // `protoc` npm package). `--check` regenerates into a temp dir and fails on any drift from the
 // committed code, so CI catches a .proto edited without regenerating.
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync, rmSync, existsSync, mkdirSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, relative } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -38,7 +38,14 @@ const protoc = join(root, "node_modules/protoc/protoc.cjs");
 const plugin = join(root, "node_modules/.bin/protoc-gen-ts_proto");
 const res = spawnSync(
   process.execPath,
-  [protoc, `--plugin=protoc-gen-ts_proto=${plugin}`, `--ts_proto_out=${target}`, `--ts_proto_opt=${opts}`, `-I${protoRoot}`, ...protoFiles],
+  [
+    protoc,
+    `--plugin=protoc-gen-ts_proto=${plugin}`,
+    `--ts_proto_out=${target}`,
+    `--ts_proto_opt=${opts}`,
+    `-I${protoRoot}`,
+    ...protoFiles,
+  ],
   { stdio: "inherit" },
 );
 if (res.status !== 0) {
@@ -58,11 +65,16 @@ if (check) {
   const want = list(target);
   const have = list(outDir);
   const drift = [...new Set([...want, ...have])].filter(
-    (f) => !want.includes(f) || !have.includes(f) || readFileSync(join(target, f), "utf8") !== readFileSync(join(outDir, f), "utf8"),
+    (f) =>
+      !want.includes(f) ||
+      !have.includes(f) ||
+      readFileSync(join(target, f), "utf8") !== readFileSync(join(outDir, f), "utf8"),
   );
   rmSync(target, { recursive: true, force: true });
   if (drift.length > 0) {
-    console.error(`gen-proto: generated code is out of date with the .proto files: ${drift.join(", ")}; run \`make gen\``);
+    console.error(
+      `gen-proto: generated code is out of date with the .proto files: ${drift.join(", ")}; run \`make gen\``,
+    );
     process.exit(1);
   }
   console.log("gen-proto: generated code matches the .proto files");

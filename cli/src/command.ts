@@ -48,7 +48,10 @@ export function helpText(cmd: Command, prog = "flowlens"): string {
   return `${lines.join("\n")}\n`;
 }
 
-export function parseCommandArgs(cmd: Command, argv: string[]): { help: boolean; ctx: Omit<CommandContext, "stdout" | "stderr"> } {
+export function parseCommandArgs(
+  cmd: Command,
+  argv: string[],
+): { help: boolean; ctx: Omit<CommandContext, "stdout" | "stderr"> } {
   const options: NonNullable<Parameters<typeof parseArgs>[0]>["options"] = { help: { type: "boolean", short: "h" } };
   for (const [name, o] of Object.entries(cmd.options)) {
     options[name] = {

@@ -2,7 +2,7 @@
 // flowlens: one CLI for every Flowlens component. Exit codes (DESIGN.md): 0 ok, 1 runtime
 // failure, 2 bad usage or bad input, each failure with a one-line reason on stderr.
 import { FLOWLENS_VERSION } from "@flowlens/contracts";
-import { UsageError, helpText, parseCommandArgs } from "./command.js";
+import { helpText, parseCommandArgs, UsageError } from "./command.js";
 import { commands } from "./commands/index.js";
 
 function topHelp(): string {

@@ -1,13 +1,7 @@
 // The flow record of DESIGN.md: the JSON form of the protobuf Flow, as `flowlens pcap`,
 // `flowlens collect` and the API emit it. Counters are plain numbers here (exact to 2^53, i.e.
 // 9 PB per flow); the wire form keeps uint64.
-import {
-  EndReason,
-  ExportVersion,
-  type Flow,
-  type FlowInfo,
-  type K8sMeta,
-} from "./gen/flowlens/v1/flow.js";
+import { EndReason, ExportVersion, type Flow, type FlowInfo, type K8sMeta } from "./gen/flowlens/v1/flow.js";
 
 export type EndReasonName = "idle" | "active" | "fin" | "rst" | "eof" | "evicted";
 export type ExportVersionName = 5 | 9 | 10 | "sflow5";

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import * as grpc from "@grpc/grpc-js";
 import { recordToFlow } from "./flow.js";
-import { type BatchAck, FlowExportClient, FlowExportService, type FlowBatch } from "./gen/flowlens/v1/flow.js";
+import { type BatchAck, type FlowBatch, FlowExportClient, FlowExportService } from "./gen/flowlens/v1/flow.js";
 
 describe("FlowExport gRPC service", () => {
   let server: grpc.Server;
@@ -41,19 +41,52 @@ describe("FlowExport gRPC service", () => {
       stream.on("error", reject);
     });
     const flow = recordToFlow({
-      srcAddr: "10.0.0.1", srcPort: 1, dstAddr: "10.0.0.2", dstPort: 2, proto: 17, ipVersion: 4, vlan: 0,
-      firstSeenMs: 1, lastSeenMs: 2, srcToDstPackets: 1, srcToDstBytes: 60, dstToSrcPackets: 0,
-      dstToSrcBytes: 0, srcTcpFlags: 0, dstTcpFlags: 0, l7: "DNS", l7Category: "Network",
-      srcRetransmits: 0, dstRetransmits: 0, srcOutOfOrder: 0, dstOutOfOrder: 0, endReason: "idle", communityId: "",
+      srcAddr: "10.0.0.1",
+      srcPort: 1,
+      dstAddr: "10.0.0.2",
+      dstPort: 2,
+      proto: 17,
+      ipVersion: 4,
+      vlan: 0,
+      firstSeenMs: 1,
+      lastSeenMs: 2,
+      srcToDstPackets: 1,
+      srcToDstBytes: 60,
+      dstToSrcPackets: 0,
+      dstToSrcBytes: 0,
+      srcTcpFlags: 0,
+      dstTcpFlags: 0,
+      l7: "DNS",
+      l7Category: "Network",
+      srcRetransmits: 0,
+      dstRetransmits: 0,
+      srcOutOfOrder: 0,
+      dstOutOfOrder: 0,
+      endReason: "idle",
+      communityId: "",
     });
     for (let seq = 1n; seq <= 5n; seq++) {
-      stream.write({ agent: { node: "n", agentId: "a", version: "t" }, sequence: seq, sentAtMs: 0n, flows: Array(Number(seq)).fill(flow) });
+      stream.write({
+        agent: { node: "n", agentId: "a", version: "t" },
+        sequence: seq,
+        sentAtMs: 0n,
+        flows: Array(Number(seq)).fill(flow),
+      });
     }
     stream.end();
     await done;
     client.close();
-    assert.deepEqual(acks.map((a) => a.sequence), [1n, 2n, 3n, 4n, 5n]);
-    assert.deepEqual(acks.map((a) => a.flowsAccepted), [1n, 2n, 3n, 4n, 5n]);
-    assert.equal(received.reduce((n, b) => n + b.flows.length, 0), 15);
+    assert.deepEqual(
+      acks.map((a) => a.sequence),
+      [1n, 2n, 3n, 4n, 5n],
+    );
+    assert.deepEqual(
+      acks.map((a) => a.flowsAccepted),
+      [1n, 2n, 3n, 4n, 5n],
+    );
+    assert.equal(
+      received.reduce((n, b) => n + b.flows.length, 0),
+      15,
+    );
   });
 });

@@ -80,9 +80,15 @@ describe("startControlPlane (etcd + kube-apiserver)", () => {
 
     const custom = cp.kubeConfig.makeApiClient(CustomObjectsApi);
     const base = { group: "test.flowlens.dev", version: "v1", namespace: "default", plural: "widgets" };
-    await custom.createNamespacedCustomObject({ ...base, body: { apiVersion: "test.flowlens.dev/v1", kind: "Widget", metadata: { name: "w1" }, spec: { size: 3 } } });
+    await custom.createNamespacedCustomObject({
+      ...base,
+      body: { apiVersion: "test.flowlens.dev/v1", kind: "Widget", metadata: { name: "w1" }, spec: { size: 3 } },
+    });
     await assert.rejects(
-      custom.createNamespacedCustomObject({ ...base, body: { apiVersion: "test.flowlens.dev/v1", kind: "Widget", metadata: { name: "w2" }, spec: { size: 0 } } }),
+      custom.createNamespacedCustomObject({
+        ...base,
+        body: { apiVersion: "test.flowlens.dev/v1", kind: "Widget", metadata: { name: "w2" }, spec: { size: 0 } },
+      }),
       (err: { code?: number }) => err.code === 422,
     );
   });

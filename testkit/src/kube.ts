@@ -1,10 +1,11 @@
 // A real Kubernetes control plane for tests: etcd and kube-apiserver (built from Go modules by
 // hack/build-tools.sh), serving TLS on loopback, a static admin token and a generated kubeconfig.
 // There is no scheduler or kubelet: objects are stored and validated, nothing runs.
-import { request } from "node:https";
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+
 import { randomBytes } from "node:crypto";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { request } from "node:https";
+import { join } from "node:path";
 import { ApiextensionsV1Api, KubeConfig, type KubernetesObject, loadAllYaml } from "@kubernetes/client-node";
 import { freePorts } from "./ports.js";
 import { type ManagedProcess, makeTempDir, removeTempDir, run, startProcess, waitFor } from "./process.js";
@@ -32,13 +33,54 @@ export interface ControlPlaneOptions {
 
 function generateCerts(dir: string): void {
   const o = (args: string[]) => run("openssl", args);
-  o(["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", join(dir, "ca.key"), "-out", join(dir, "ca.crt"), "-days", "2", "-subj", "/CN=flowlens-test-ca"]);
+  o([
+    "req",
+    "-x509",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-keyout",
+    join(dir, "ca.key"),
+    "-out",
+    join(dir, "ca.crt"),
+    "-days",
+    "2",
+    "-subj",
+    "/CN=flowlens-test-ca",
+  ]);
   writeFileSync(
     join(dir, "server.ext"),
     "subjectAltName=IP:127.0.0.1,DNS:localhost,DNS:kubernetes,DNS:kubernetes.default.svc\nextendedKeyUsage=serverAuth\n",
   );
-  o(["req", "-newkey", "rsa:2048", "-nodes", "-keyout", join(dir, "server.key"), "-out", join(dir, "server.csr"), "-subj", "/CN=kube-apiserver"]);
-  o(["x509", "-req", "-in", join(dir, "server.csr"), "-CA", join(dir, "ca.crt"), "-CAkey", join(dir, "ca.key"), "-CAcreateserial", "-out", join(dir, "server.crt"), "-days", "2", "-extfile", join(dir, "server.ext")]);
+  o([
+    "req",
+    "-newkey",
+    "rsa:2048",
+    "-nodes",
+    "-keyout",
+    join(dir, "server.key"),
+    "-out",
+    join(dir, "server.csr"),
+    "-subj",
+    "/CN=kube-apiserver",
+  ]);
+  o([
+    "x509",
+    "-req",
+    "-in",
+    join(dir, "server.csr"),
+    "-CA",
+    join(dir, "ca.crt"),
+    "-CAkey",
+    join(dir, "ca.key"),
+    "-CAcreateserial",
+    "-out",
+    join(dir, "server.crt"),
+    "-days",
+    "2",
+    "-extfile",
+    join(dir, "server.ext"),
+  ]);
   o(["genrsa", "-out", join(dir, "sa.key"), "2048"]);
   o(["rsa", "-in", join(dir, "sa.key"), "-pubout", "-out", join(dir, "sa.pub")]);
 }
@@ -91,15 +133,23 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
   const timeoutMs = opts.startTimeoutMs ?? 90_000;
 
   const etcd = startProcess("etcd", etcdBin, [
-    "--name", "default",
-    "--data-dir", join(dir, "etcd"),
-    "--listen-client-urls", `http://127.0.0.1:${etcdClient}`,
-    "--advertise-client-urls", `http://127.0.0.1:${etcdClient}`,
-    "--listen-peer-urls", `http://127.0.0.1:${etcdPeer}`,
-    "--initial-advertise-peer-urls", `http://127.0.0.1:${etcdPeer}`,
-    "--initial-cluster", `default=http://127.0.0.1:${etcdPeer}`,
+    "--name",
+    "default",
+    "--data-dir",
+    join(dir, "etcd"),
+    "--listen-client-urls",
+    `http://127.0.0.1:${etcdClient}`,
+    "--advertise-client-urls",
+    `http://127.0.0.1:${etcdClient}`,
+    "--listen-peer-urls",
+    `http://127.0.0.1:${etcdPeer}`,
+    "--initial-advertise-peer-urls",
+    `http://127.0.0.1:${etcdPeer}`,
+    "--initial-cluster",
+    `default=http://127.0.0.1:${etcdPeer}`,
     "--unsafe-no-fsync",
-    "--log-level", "warn",
+    "--log-level",
+    "warn",
   ]);
   let apiserver: ManagedProcess | undefined;
   const stop = async () => {
@@ -108,7 +158,10 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     removeTempDir(dir);
   };
   try {
-    await waitFor("etcd /health", async () => (await fetch(`http://127.0.0.1:${etcdClient}/health`)).ok, { proc: etcd, timeoutMs });
+    await waitFor("etcd /health", async () => (await fetch(`http://127.0.0.1:${etcdClient}/health`)).ok, {
+      proc: etcd,
+      timeoutMs,
+    });
     apiserver = startProcess("kube-apiserver", apiserverBin, [
       `--etcd-servers=http://127.0.0.1:${etcdClient}`,
       "--bind-address=127.0.0.1",
@@ -131,7 +184,11 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     const server = `https://127.0.0.1:${securePort}`;
     const ca = readFileSync(join(dir, "ca.crt"));
     const proc = apiserver;
-    await waitFor("kube-apiserver /readyz", async () => (await httpsGet(`${server}/readyz`, ca, token)).status === 200, { proc, timeoutMs, intervalMs: 250 });
+    await waitFor(
+      "kube-apiserver /readyz",
+      async () => (await httpsGet(`${server}/readyz`, ca, token)).status === 200,
+      { proc, timeoutMs, intervalMs: 250 },
+    );
     const kubeconfigPath = join(dir, "kubeconfig");
     writeFileSync(kubeconfigPath, kubeconfigYaml(server, join(dir, "ca.crt"), token), { mode: 0o600 });
     const kubeConfig = new KubeConfig();
@@ -174,10 +231,14 @@ async function applyCrds(kc: KubeConfig, source: string | KubernetesObject[]): P
   }
   const names = crds.map((c) => c.metadata?.name ?? "");
   for (const name of names) {
-    await waitFor(`CRD ${name} Established`, async () => {
-      const got = await api.readCustomResourceDefinition({ name });
-      return got.status?.conditions?.some((c) => c.type === "Established" && c.status === "True");
-    }, { timeoutMs: 30_000 });
+    await waitFor(
+      `CRD ${name} Established`,
+      async () => {
+        const got = await api.readCustomResourceDefinition({ name });
+        return got.status?.conditions?.some((c) => c.type === "Established" && c.status === "True");
+      },
+      { timeoutMs: 30_000 },
+    );
   }
   return names;
 }

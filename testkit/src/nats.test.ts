@@ -29,7 +29,10 @@ describe("startNats", () => {
         got.push(m.string());
         m.ack();
       }
-      assert.deepEqual(got, Array.from({ length: 10 }, (_, i) => `batch-${i}`));
+      assert.deepEqual(
+        got,
+        Array.from({ length: 10 }, (_, i) => `batch-${i}`),
+      );
       await nc.drain();
     } finally {
       await server.stop();

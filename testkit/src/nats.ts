@@ -1,6 +1,7 @@
 // A real nats-server (Debian package) with JetStream, on free ports and a temp store.
-import { makeTempDir, type ManagedProcess, removeTempDir, startProcess, waitFor } from "./process.js";
+
 import { freePorts } from "./ports.js";
+import { type ManagedProcess, makeTempDir, removeTempDir, startProcess, waitFor } from "./process.js";
 
 export interface NatsServer {
   url: string;
@@ -28,7 +29,10 @@ export async function startNats(opts: NatsOptions = {}): Promise<NatsServer> {
   const monitorUrl = `http://127.0.0.1:${monitor}`;
   try {
     // /healthz answers ok only once JetStream is up, not just the listener.
-    await waitFor("nats-server /healthz", async () => (await fetch(`${monitorUrl}/healthz`)).ok, { proc, timeoutMs: 20_000 });
+    await waitFor("nats-server /healthz", async () => (await fetch(`${monitorUrl}/healthz`)).ok, {
+      proc,
+      timeoutMs: 20_000,
+    });
   } catch (err) {
     await proc.stop();
     removeTempDir(storeDir);

@@ -3,7 +3,7 @@
 // by the next run's removeStaleNamespaces(). Only addresses inside these namespaces are used.
 import { spawnSync } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { type ManagedProcess, pidAlive, run, startProcess, type StartOptions } from "./process.js";
+import { type ManagedProcess, pidAlive, run, type StartOptions, startProcess } from "./process.js";
 
 const PREFIX = "flowlens-";
 const liveLabs = new Set<NetLab>();
@@ -123,7 +123,9 @@ export class NetLab {
         h.addresses.push(addr.split("/")[0] ?? addr);
       }
       // Offloads would hand the capture 64 KiB super-packets that never crossed the wire.
-      spawnSync("ip", ["netns", "exec", h.ns, "ethtool", "-K", ifname, "gro", "off", "tso", "off", "gso", "off"], { stdio: "ignore" });
+      spawnSync("ip", ["netns", "exec", h.ns, "ethtool", "-K", ifname, "gro", "off", "tso", "off", "gso", "off"], {
+        stdio: "ignore",
+      });
       ip(["-n", h.ns, "link", "set", ifname, "up"]);
     }
     return { aIf, bIf };

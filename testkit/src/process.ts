@@ -105,7 +105,11 @@ export function startProcess(name: string, cmd: string, args: string[], opts: St
 export async function waitFor<T>(
   what: string,
   probe: () => Promise<T | undefined | false> | T | undefined | false,
-  { timeoutMs = 30_000, intervalMs = 100, proc }: { timeoutMs?: number; intervalMs?: number; proc?: ManagedProcess } = {},
+  {
+    timeoutMs = 30_000,
+    intervalMs = 100,
+    proc,
+  }: { timeoutMs?: number; intervalMs?: number; proc?: ManagedProcess } = {},
 ): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   let lastErr: unknown;
@@ -129,7 +133,12 @@ export async function waitFor<T>(
 }
 
 /** Waits until `probe` holds for a freshly started process; stops the process if it never does. */
-export async function readyOrStop(proc: ManagedProcess, what: string, probe: () => Promise<unknown> | unknown, timeoutMs = 10_000): Promise<ManagedProcess> {
+export async function readyOrStop(
+  proc: ManagedProcess,
+  what: string,
+  probe: () => Promise<unknown> | unknown,
+  timeoutMs = 10_000,
+): Promise<ManagedProcess> {
   try {
     await waitFor(what, async () => Boolean(await probe()), { proc, timeoutMs });
     return proc;
@@ -150,7 +159,11 @@ export function pidAlive(pid: number): boolean {
 }
 
 /** Runs a command to completion; throws with its output if it fails. */
-export function run(cmd: string, args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): string {
+export function run(
+  cmd: string,
+  args: string[],
+  opts: { input?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): string {
   const r = spawnSync(cmd, args, {
     input: opts.input,
     env: opts.env ?? process.env,

@@ -11,7 +11,12 @@ export interface PromServer {
   stop(): Promise<void>;
 }
 
-async function startReady(name: string, bin: string, args: (port: number, dir: string) => string[], files: Record<string, string>): Promise<PromServer> {
+async function startReady(
+  name: string,
+  bin: string,
+  args: (port: number, dir: string) => string[],
+  files: Record<string, string>,
+): Promise<PromServer> {
   const port = await freePort();
   const dir = makeTempDir(name);
   for (const [f, content] of Object.entries(files)) writeFileSync(join(dir, f), content);
@@ -22,7 +27,11 @@ async function startReady(name: string, bin: string, args: (port: number, dir: s
     removeTempDir(dir);
   };
   try {
-    await waitFor(`${name} /-/ready`, async () => (await fetch(`${url}/-/ready`)).ok, { proc, timeoutMs: 30_000, intervalMs: 200 });
+    await waitFor(`${name} /-/ready`, async () => (await fetch(`${url}/-/ready`)).ok, {
+      proc,
+      timeoutMs: 30_000,
+      intervalMs: 200,
+    });
   } catch (err) {
     await stop();
     throw err;
@@ -65,9 +74,16 @@ export function startAlertmanager(config: string): Promise<PromServer> {
 }
 
 /** An instant PromQL query; returns the result vector. */
-export async function promQuery(server: PromServer, query: string): Promise<{ metric: Record<string, string>; value: [number, string] }[]> {
+export async function promQuery(
+  server: PromServer,
+  query: string,
+): Promise<{ metric: Record<string, string>; value: [number, string] }[]> {
   const res = await fetch(`${server.url}/api/v1/query?query=${encodeURIComponent(query)}`);
-  const body = (await res.json()) as { status: string; error?: string; data?: { result: { metric: Record<string, string>; value: [number, string] }[] } };
+  const body = (await res.json()) as {
+    status: string;
+    error?: string;
+    data?: { result: { metric: Record<string, string>; value: [number, string] }[] };
+  };
   if (body.status !== "success") throw new Error(`query ${query}: ${body.error}`);
   return body.data?.result ?? [];
 }

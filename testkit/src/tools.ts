@@ -11,7 +11,8 @@ export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), "../..");
 export type GoTool = "etcd" | "kube-apiserver" | "helm" | "kubeconform";
 
 export function toolsBinDir(): string {
-  const base = process.env.FLOWLENS_TOOLS_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "flowlens-tools");
+  const base =
+    process.env.FLOWLENS_TOOLS_DIR ?? join(process.env.XDG_CACHE_HOME ?? join(homedir(), ".cache"), "flowlens-tools");
   return join(base, "bin");
 }
 
@@ -19,7 +20,10 @@ export function toolsBinDir(): string {
 export function goTool(name: GoTool): string {
   const path = join(toolsBinDir(), name);
   if (existsSync(path)) return path;
-  const r = spawnSync("bash", [join(repoRoot, "hack/build-tools.sh"), name], { stdio: ["ignore", "inherit", "inherit"] });
-  if (r.status !== 0 || !existsSync(path)) throw new Error(`building ${name} with hack/build-tools.sh failed (status ${r.status})`);
+  const r = spawnSync("bash", [join(repoRoot, "hack/build-tools.sh"), name], {
+    stdio: ["ignore", "inherit", "inherit"],
+  });
+  if (r.status !== 0 || !existsSync(path))
+    throw new Error(`building ${name} with hack/build-tools.sh failed (status ${r.status})`);
   return path;
 }

@@ -20,14 +20,32 @@ export async function startHttpServer(host: Host, port = 8080, size = 1024): Pro
 
 /** curl from `host`; returns the HTTP status code and bytes downloaded. */
 export function curl(host: Host, url: string): { status: number; bytes: number } {
-  const out = host.exec("curl", ["-sS", "--max-time", "10", "-o", "/dev/null", "-w", "%{http_code} %{size_download}", url]);
+  const out = host.exec("curl", [
+    "-sS",
+    "--max-time",
+    "10",
+    "-o",
+    "/dev/null",
+    "-w",
+    "%{http_code} %{size_download}",
+    url,
+  ]);
   const [status, bytes] = out.trim().split(" ").map(Number);
   return { status: status ?? 0, bytes: bytes ?? 0 };
 }
 
 /** dnsmasq inside `host` answering `records` (name -> IPv4) authoritatively, nothing else. */
 export async function startDnsServer(host: Host, records: Record<string, string>): Promise<ManagedProcess> {
-  const args = ["--keep-in-foreground", "--no-resolv", "--no-hosts", "--no-daemon", "--port=53", "--bind-interfaces", "--log-queries", "--pid-file="];
+  const args = [
+    "--keep-in-foreground",
+    "--no-resolv",
+    "--no-hosts",
+    "--no-daemon",
+    "--port=53",
+    "--bind-interfaces",
+    "--log-queries",
+    "--pid-file=",
+  ];
   args.push(`--listen-address=${host.addr}`);
   for (const [name, addr] of Object.entries(records)) args.push(`--address=/${name}/${addr}`);
   const p = host.spawn("dnsmasq", "dnsmasq", args);
@@ -57,7 +75,11 @@ export async function startIperfServer(host: Host, port = 5201): Promise<Managed
 }
 
 /** An iperf3 client run; returns bytes the receiver counted. */
-export function iperf3(host: Host, server: string, opts: { seconds?: number; udp?: boolean; bitrate?: string; port?: number } = {}): { bytes: number } {
+export function iperf3(
+  host: Host,
+  server: string,
+  opts: { seconds?: number; udp?: boolean; bitrate?: string; port?: number } = {},
+): { bytes: number } {
   const args = ["-c", server, "-p", String(opts.port ?? 5201), "-t", String(opts.seconds ?? 1), "-J"];
   if (opts.udp) args.push("-u");
   if (opts.bitrate) args.push("-b", opts.bitrate);
@@ -68,7 +90,12 @@ export function iperf3(host: Host, server: string, opts: { seconds?: number; udp
 }
 
 /** Replays a capture onto an interface of `host` with tcpreplay; returns packets sent. */
-export function tcpreplay(host: Host, iface: string, pcap: string, opts: { topspeed?: boolean; pps?: number; loop?: number } = {}): number {
+export function tcpreplay(
+  host: Host,
+  iface: string,
+  pcap: string,
+  opts: { topspeed?: boolean; pps?: number; loop?: number } = {},
+): number {
   const args = [`--intf1=${iface}`];
   if (opts.topspeed) args.push("--topspeed");
   if (opts.pps) args.push(`--pps=${opts.pps}`);
@@ -80,7 +107,11 @@ export function tcpreplay(host: Host, iface: string, pcap: string, opts: { topsp
 }
 
 /** tcpdump on an interface of `host` writing a pcap; stop() the process to finish the file. */
-export async function startTcpdump(host: Host, iface: string, filter = ""): Promise<{ proc: ManagedProcess; file: string }> {
+export async function startTcpdump(
+  host: Host,
+  iface: string,
+  filter = "",
+): Promise<{ proc: ManagedProcess; file: string }> {
   const dir = makeTempDir("tcpdump");
   const file = join(dir, "capture.pcap");
   writeFileSync(file, "");

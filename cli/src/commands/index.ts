@@ -2,13 +2,33 @@ import type { Command } from "../command.js";
 import { notBuiltYet } from "./not-built.js";
 
 const timeouts = {
-  "idle-timeout": { type: "string", placeholder: "S", description: "Seconds without packets before a flow ends", default: "30" },
-  "active-timeout": { type: "string", placeholder: "S", description: "Seconds after which a long flow is exported and continues", default: "300" },
+  "idle-timeout": {
+    type: "string",
+    placeholder: "S",
+    description: "Seconds without packets before a flow ends",
+    default: "30",
+  },
+  "active-timeout": {
+    type: "string",
+    placeholder: "S",
+    description: "Seconds after which a long flow is exported and continues",
+    default: "300",
+  },
 } as const;
 
 const configFile = {
-  config: { type: "string", short: "c", placeholder: "FILE", description: "Configuration file (YAML or JSON); flags and FLOWLENS_* environment variables override it" },
-  "log-level": { type: "string", placeholder: "LEVEL", description: "Log level: debug, info, warn, error", default: "info" },
+  config: {
+    type: "string",
+    short: "c",
+    placeholder: "FILE",
+    description: "Configuration file (YAML or JSON); flags and FLOWLENS_* environment variables override it",
+  },
+  "log-level": {
+    type: "string",
+    placeholder: "LEVEL",
+    description: "Log level: debug, info, warn, error",
+    default: "info",
+  },
 } as const;
 
 export const commands: Command[] = [
@@ -22,7 +42,11 @@ export const commands: Command[] = [
         format: { type: "string", placeholder: "ndjson|table", description: "Output format", default: "ndjson" },
         ...timeouts,
         "no-dpi": { type: "boolean", description: "Skip nDPI application classification" },
-        bpf: { type: "string", placeholder: "EXPR", description: "BPF filter applied before decoding (pcap-filter syntax)" },
+        bpf: {
+          type: "string",
+          placeholder: "EXPR",
+          description: "BPF filter applied before decoding (pcap-filter syntax)",
+        },
       },
     },
     "the flow engine issue (#3)",
@@ -46,16 +70,37 @@ export const commands: Command[] = [
       usage: "agent [options]",
       options: {
         ...configFile,
-        interface: { type: "string", short: "i", multiple: true, placeholder: "IF", description: "Interface to capture on (default: all up interfaces)" },
-        "exclude-interface": { type: "string", multiple: true, placeholder: "IF", description: "Interface to leave out" },
+        interface: {
+          type: "string",
+          short: "i",
+          multiple: true,
+          placeholder: "IF",
+          description: "Interface to capture on (default: all up interfaces)",
+        },
+        "exclude-interface": {
+          type: "string",
+          multiple: true,
+          placeholder: "IF",
+          description: "Interface to leave out",
+        },
         bpf: { type: "string", placeholder: "EXPR", description: "BPF filter" },
         sampling: { type: "string", placeholder: "N", description: "Sample 1 in N packets", default: "1" },
         ...timeouts,
         "max-flows": { type: "string", placeholder: "N", description: "Flow table bound", default: "1000000" },
         "grpc-target": { type: "string", placeholder: "HOST:PORT", description: "Aggregator gRPC endpoint" },
         "nats-url": { type: "string", placeholder: "URL", description: "NATS server for the JetStream transport" },
-        "ipfix-target": { type: "string", multiple: true, placeholder: "HOST:PORT", description: "Also export IPFIX to this collector" },
-        "metrics-address": { type: "string", placeholder: "ADDR", description: "Listen address of /metrics and /healthz", default: ":9101" },
+        "ipfix-target": {
+          type: "string",
+          multiple: true,
+          placeholder: "HOST:PORT",
+          description: "Also export IPFIX to this collector",
+        },
+        "metrics-address": {
+          type: "string",
+          placeholder: "ADDR",
+          description: "Listen address of /metrics and /healthz",
+          default: ":9101",
+        },
       },
     },
     "the agent and aggregator issue (#4)",
@@ -63,18 +108,58 @@ export const commands: Command[] = [
   notBuiltYet(
     {
       name: "aggregator",
-      summary: "Run the aggregator: ingest flows (gRPC, NATS, NetFlow/IPFIX/sFlow), keep live state, serve metrics, API and UI.",
+      summary:
+        "Run the aggregator: ingest flows (gRPC, NATS, NetFlow/IPFIX/sFlow), keep live state, serve metrics, API and UI.",
       usage: "aggregator [options]",
       options: {
         ...configFile,
-        "grpc-address": { type: "string", placeholder: "ADDR", description: "gRPC ingest listen address", default: ":9090" },
-        "http-address": { type: "string", placeholder: "ADDR", description: "API, UI and /metrics listen address", default: ":3000" },
-        "nats-url": { type: "string", placeholder: "URL", description: "Consume flows from this NATS JetStream server" },
-        "netflow-port": { type: "string", placeholder: "PORT", description: "NetFlow/IPFIX UDP port (0 disables)", default: "2055" },
-        "ipfix-port": { type: "string", placeholder: "PORT", description: "IPFIX UDP/TCP port (0 disables)", default: "4739" },
-        "sflow-port": { type: "string", placeholder: "PORT", description: "sFlow UDP port (0 disables)", default: "6343" },
-        "local-network": { type: "string", multiple: true, placeholder: "CIDR", description: "Network whose hosts count as local" },
-        "top-hosts": { type: "string", placeholder: "N", description: "Hosts with their own metric series", default: "100" },
+        "grpc-address": {
+          type: "string",
+          placeholder: "ADDR",
+          description: "gRPC ingest listen address",
+          default: ":9090",
+        },
+        "http-address": {
+          type: "string",
+          placeholder: "ADDR",
+          description: "API, UI and /metrics listen address",
+          default: ":3000",
+        },
+        "nats-url": {
+          type: "string",
+          placeholder: "URL",
+          description: "Consume flows from this NATS JetStream server",
+        },
+        "netflow-port": {
+          type: "string",
+          placeholder: "PORT",
+          description: "NetFlow/IPFIX UDP port (0 disables)",
+          default: "2055",
+        },
+        "ipfix-port": {
+          type: "string",
+          placeholder: "PORT",
+          description: "IPFIX UDP/TCP port (0 disables)",
+          default: "4739",
+        },
+        "sflow-port": {
+          type: "string",
+          placeholder: "PORT",
+          description: "sFlow UDP port (0 disables)",
+          default: "6343",
+        },
+        "local-network": {
+          type: "string",
+          multiple: true,
+          placeholder: "CIDR",
+          description: "Network whose hosts count as local",
+        },
+        "top-hosts": {
+          type: "string",
+          placeholder: "N",
+          description: "Hosts with their own metric series",
+          default: "100",
+        },
       },
     },
     "the agent and aggregator issue (#4)",
@@ -86,9 +171,18 @@ export const commands: Command[] = [
       usage: "operator [options]",
       options: {
         ...configFile,
-        kubeconfig: { type: "string", placeholder: "FILE", description: "Kubeconfig (default: in-cluster, then $KUBECONFIG)" },
+        kubeconfig: {
+          type: "string",
+          placeholder: "FILE",
+          description: "Kubeconfig (default: in-cluster, then $KUBECONFIG)",
+        },
         namespace: { type: "string", placeholder: "NS", description: "Watch only this namespace (default: all)" },
-        "metrics-address": { type: "string", placeholder: "ADDR", description: "Listen address of /metrics, /healthz, /readyz", default: ":8080" },
+        "metrics-address": {
+          type: "string",
+          placeholder: "ADDR",
+          description: "Listen address of /metrics, /healthz, /readyz",
+          default: ":8080",
+        },
         "leader-elect": { type: "boolean", description: "Use a Lease so only one replica reconciles" },
       },
     },
@@ -97,13 +191,24 @@ export const commands: Command[] = [
   notBuiltYet(
     {
       name: "up",
-      summary: "Run probe and aggregator in one process on this machine: UI and API on http://127.0.0.1:3000, metrics on /metrics.",
+      summary:
+        "Run probe and aggregator in one process on this machine: UI and API on http://127.0.0.1:3000, metrics on /metrics.",
       usage: "up [--interface IF | --pcap FILE [--loop]] [options]",
       options: {
-        interface: { type: "string", short: "i", placeholder: "IF", description: "Interface to capture on (default: the default route's)" },
+        interface: {
+          type: "string",
+          short: "i",
+          placeholder: "IF",
+          description: "Interface to capture on (default: the default route's)",
+        },
         pcap: { type: "string", placeholder: "FILE", description: "Replay this capture instead of capturing live" },
         loop: { type: "boolean", description: "Replay the capture forever" },
-        "http-address": { type: "string", placeholder: "ADDR", description: "UI, API and metrics listen address", default: "127.0.0.1:3000" },
+        "http-address": {
+          type: "string",
+          placeholder: "ADDR",
+          description: "UI, API and metrics listen address",
+          default: "127.0.0.1:3000",
+        },
       },
     },
     "the agent and aggregator issue (#4)",

@@ -1,0 +1,66 @@
+# Flowlens: `make up` runs Flowlens on its embedded default, `make test` runs every test.
+# Both do their own set-up: Debian packages, npm ci, Go-built tools, the TypeScript build.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# node-gyp cannot download Node headers here: build native code against the installed ones.
+ifneq ($(wildcard /usr/include/node/node.h),)
+export npm_config_nodedir ?= /usr
+endif
+
+NODE_TEST_DIRS := contracts/dist testkit/dist agent/dist aggregator/dist operator/dist cli/dist e2e/dist hack/bench
+FLOWLENS := node cli/dist/main.js
+
+.PHONY: help setup deps-system deps-node tools build gen check-gen lint test test-unit up bench clean
+
+help:
+	@echo "make up      run Flowlens (embedded: probe + aggregator in one process)"
+	@echo "make test    install what is missing, build, lint, run all tests"
+	@echo "make bench   run Flowlens against peers on the same input, print ratios"
+	@echo "make gen     regenerate protobuf code after editing contracts/proto"
+
+deps-system:
+	@hack/install-deps.sh
+
+node_modules/.flowlens-stamp: package-lock.json package.json */package.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+deps-node: node_modules/.flowlens-stamp
+
+tools:
+	@hack/build-tools.sh >/dev/null
+
+setup: deps-system deps-node tools
+
+build: deps-node
+	npx tsc -b
+	@chmod +x cli/dist/main.js
+
+gen: deps-node
+	node hack/gen-proto.mjs
+
+check-gen: deps-node
+	node hack/gen-proto.mjs --check
+
+lint: deps-node
+	npx biome check .
+
+test: setup check-gen lint build
+	@hack/clean-stale.sh
+	node --test --test-reporter=spec --test-timeout=600000 $(NODE_TEST_DIRS)
+
+# Without the system set-up: for a quick loop when the machine is already prepared.
+test-unit: build
+	node --test --test-reporter=spec $(NODE_TEST_DIRS)
+
+up: deps-system deps-node build
+	@echo "flowlens up (probe + aggregator in one process) lands with the agent/aggregator issue (#4)."
+	@echo "Until then, this is what exists:"
+	@$(FLOWLENS) --help
+
+bench: deps-system deps-node build
+	node hack/bench/run.mjs
+
+clean:
+	rm -rf */dist node_modules/.flowlens-stamp

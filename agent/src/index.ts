@@ -1,0 +1,1 @@
+export { agentIdentity } from "./identity.js";

@@ -1,0 +1,1 @@
+export { CidrError, LocalNetworks } from "./networks.js";

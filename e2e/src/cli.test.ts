@@ -1,0 +1,50 @@
+// The flowlens CLI contract of DESIGN.md, run as users run it: a separate process.
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { repoRoot } from "@flowlens/testkit";
+
+const bin = join(repoRoot, "cli/dist/main.js");
+const flowlens = (...args: string[]) =>
+  spawnSync(process.execPath, [bin, ...args], { encoding: "utf8", timeout: 20_000 });
+
+const SUBCOMMANDS = ["pcap", "collect", "agent", "aggregator", "operator", "up"];
+
+describe("flowlens CLI", () => {
+  it("lists every subcommand of DESIGN.md in --help", () => {
+    const r = flowlens("--help");
+    assert.equal(r.status, 0);
+    for (const c of SUBCOMMANDS) assert.match(r.stdout, new RegExp(`^  ${c} `, "m"));
+  });
+
+  for (const c of SUBCOMMANDS) {
+    it(`documents '${c}' options in '${c} --help' and exits 0`, () => {
+      const r = flowlens(c, "--help");
+      assert.equal(r.status, 0, r.stderr);
+      assert.match(r.stdout, new RegExp(`^Usage: flowlens ${c}`));
+      assert.match(r.stdout, /--help/);
+    });
+  }
+
+  it("documents the fixed options of pcap, collect and up", () => {
+    const pcap = flowlens("pcap", "--help").stdout;
+    for (const o of ["--format", "--idle-timeout", "--active-timeout", "--no-dpi", "--bpf"])
+      assert.ok(pcap.includes(o), o);
+    assert.ok(flowlens("collect", "--help").stdout.includes("--pcap"));
+    const up = flowlens("up", "--help").stdout;
+    for (const o of ["--interface", "--pcap", "--loop"]) assert.ok(up.includes(o), o);
+  });
+
+  it("exits 2 with one line on bad usage", () => {
+    for (const args of [["frobnicate"], ["pcap", "--no-such-flag"], ["agent", "stray-arg"], []]) {
+      const r = flowlens(...args);
+      assert.equal(r.status, 2, `${args.join(" ")}: ${r.stderr}`);
+      if (args.length > 0) assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+    }
+  });
+
+  it("prints its version", () => {
+    assert.match(flowlens("--version").stdout, /^flowlens \d+\.\d+\.\d+/);
+  });
+});

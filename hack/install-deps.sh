@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Flowlens's build and tests use, only those missing, so a warm
+# machine pays nothing. Needs root (or sudo). Usage: hack/install-deps.sh
+set -euo pipefail
+
+PACKAGES=(
+  # test harness: real components
+  nats-server prometheus prometheus-alertmanager openssl
+  # network namespaces and real traffic
+  iproute2 ethtool iperf3 tcpreplay tcpdump bind9-dnsutils iputils-ping dnsmasq-base curl
+  # benchmarks (peak RSS) and process tools
+  time procps
+  # build
+  make g++ python3
+)
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed"; then missing+=("$p"); fi
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+SUDO=
+if [ "$(id -u)" -ne 0 ]; then
+  command -v sudo >/dev/null || { echo "install-deps: need root to install: ${missing[*]}" >&2; exit 1; }
+  SUDO=sudo
+fi
+echo "install-deps: installing ${missing[*]}" >&2
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+# Debian's prometheus packages try to start services; there is no init system to start them
+# here and tests start their own instances on free ports.
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null

@@ -1,0 +1,1 @@
+export { type Component, commonLabels, MANAGED_BY, selectorLabels } from "./labels.js";
