@@ -2,8 +2,18 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { after, describe, it } from "node:test";
 import { canCreateNamespaces, listNamespaces, NetLab, removeStaleNamespaces } from "./netns.js";
-import { pidAlive } from "./process.js";
-import { curl, dig, iperf3, ping, startDnsServer, startHttpServer, startIperfServer } from "./traffic.js";
+import { pidAlive, run } from "./process.js";
+import {
+  curl,
+  dig,
+  iperf3,
+  ping,
+  startDnsServer,
+  startHttpServer,
+  startIperfServer,
+  startTcpdump,
+  tcpreplay,
+} from "./traffic.js";
 
 const can = canCreateNamespaces();
 const skip = can.ok ? false : `network namespaces unavailable: ${can.reason}`;
@@ -11,7 +21,7 @@ const skip = can.ok ? false : `network namespaces unavailable: ${can.reason}`;
 describe("NetLab (network namespaces joined by veth)", { skip }, () => {
   removeStaleNamespaces();
   const lab = new NetLab();
-  const { a, b } = lab.pair("client", "server", 1);
+  const { a, b, link } = lab.pair("client", "server", 1);
   after(() => lab.destroy());
 
   it("carries a curl between two namespaces", async () => {
@@ -43,6 +53,27 @@ describe("NetLab (network namespaces joined by veth)", { skip }, () => {
     } finally {
       await srv.stop();
     }
+  });
+
+  it("captures a curl with tcpdump and replays it onto the veth with tcpreplay", async () => {
+    const http = await startHttpServer(b, 8081, 20_000);
+    const cap = await startTcpdump(a, link.aIf, "tcp port 8081");
+    try {
+      assert.equal(curl(a, `http://${b.addr}:8081/`).status, 200);
+    } finally {
+      await cap.proc.stop();
+      await http.stop();
+    }
+    const captured = run("tcpdump", ["-r", cap.file, "-n"]).split("\n").filter(Boolean).length;
+    assert.ok(captured >= 6, `captured only ${captured} packets of a curl`);
+
+    const seen = await startTcpdump(b, link.bIf, "tcp port 8081");
+    const sent = tcpreplay(a, link.aIf, cap.file, { topspeed: true });
+    await new Promise((r) => setTimeout(r, 300));
+    await seen.proc.stop();
+    const replayed = run("tcpdump", ["-r", seen.file, "-n"]).split("\n").filter(Boolean).length;
+    assert.equal(sent, captured);
+    assert.equal(replayed, captured, "every replayed packet must arrive on the other end");
   });
 
   it("keeps the lab's interfaces out of the root namespace", () => {
