@@ -11,7 +11,10 @@ endif
 NODE_TEST_DIRS := contracts/dist testkit/dist agent/dist aggregator/dist operator/dist cli/dist e2e/dist hack/bench
 FLOWLENS := node cli/dist/main.js
 
-.PHONY: help setup deps-system deps-node tools build gen check-gen lint test test-unit up bench clean
+.PHONY: help setup deps-system deps-node tools build native native-test gen check-gen lint test test-unit up bench clean
+
+NATIVE := agent/native/build/Release/flowlens_native.node
+NATIVE_SRC := $(wildcard agent/native/src/*.c agent/native/src/*.h) agent/native/binding.gyp
 
 help:
 	@echo "make up      run Flowlens (embedded: probe + aggregator in one process)"
@@ -33,7 +36,20 @@ tools:
 
 setup: deps-system deps-node tools
 
-build: deps-node
+# Native code is built by this explicit step, never by an npm install hook (npm 11 may skip those).
+$(NATIVE): $(NATIVE_SRC) | node_modules/.flowlens-stamp
+	cd agent && npx node-gyp rebuild --directory native --jobs 2
+
+native: $(NATIVE)
+
+# C unit tests of the native sources, with AddressSanitizer and UBSan.
+native-test:
+	@mkdir -p agent/native/build/test
+	clang -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -Wall -Wextra -Werror -std=c11 \
+	  -Iagent/native/src agent/native/src/community_id.c agent/native/test/community_id_test.c -o agent/native/build/test/community_id_test
+	agent/native/build/test/community_id_test ../shared/testdata/pcaps/zeek
+
+build: deps-node native
 	npx tsc -b
 	@chmod +x cli/dist/main.js
 
@@ -46,7 +62,7 @@ check-gen: deps-node
 lint: deps-node
 	npx biome check .
 
-test: setup check-gen lint build
+test: setup check-gen lint build native-test
 	@hack/clean-stale.sh
 	node --test --test-reporter=spec --test-timeout=600000 $(NODE_TEST_DIRS)
 

@@ -10,8 +10,10 @@ PACKAGES=(
   iproute2 ethtool iperf3 tcpreplay tcpdump bind9-dnsutils iputils-ping dnsmasq-base curl
   # benchmarks (peak RSS) and process tools
   time procps
-  # build
-  make g++ python3
+  # build: native flow engine (node-gyp), C tests with sanitizers
+  make g++ python3 pkg-config libpcap-dev libndpi-dev clang libclang-rt-14-dev
+  # peers the flow engine is checked and benchmarked against
+  libndpi-bin softflowd tshark netsniff-ng
 )
 
 missing=()

@@ -1,5 +1,6 @@
 import type { Command } from "../command.js";
 import { notBuiltYet } from "./not-built.js";
+import { pcapCommand } from "./pcap.js";
 
 const timeouts = {
   "idle-timeout": {
@@ -32,25 +33,7 @@ const configFile = {
 } as const;
 
 export const commands: Command[] = [
-  notBuiltYet(
-    {
-      name: "pcap",
-      summary: "Read pcap/pcapng files and print their flows (NDJSON or a table) on stdout, a summary on stderr.",
-      usage: "pcap FILE... [options]",
-      positionals: true,
-      options: {
-        format: { type: "string", placeholder: "ndjson|table", description: "Output format", default: "ndjson" },
-        ...timeouts,
-        "no-dpi": { type: "boolean", description: "Skip nDPI application classification" },
-        bpf: {
-          type: "string",
-          placeholder: "EXPR",
-          description: "BPF filter applied before decoding (pcap-filter syntax)",
-        },
-      },
-    },
-    "the flow engine issue (#3)",
-  ),
+  pcapCommand,
   notBuiltYet(
     {
       name: "collect",

@@ -1,0 +1,19 @@
+{
+  "targets": [
+    {
+      "target_name": "flowlens_native",
+      "sources": [
+        "src/addon.c",
+        "src/community_id.c",
+        "src/decode.c",
+        "src/dpi.c",
+        "src/flowtable.c",
+        "src/source_pcap.c"
+      ],
+      "include_dirs": ["/usr/include/ndpi"],
+      "libraries": ["-lndpi", "-lpcap", "-lpthread"],
+      "cflags": ["-std=gnu11", "-O2", "-Wall", "-Wextra", "-Werror", "-Wno-unused-parameter", "-fvisibility=hidden"],
+      "defines": ["NAPI_VERSION=8"]
+    }
+  ]
+}

@@ -1,0 +1,35 @@
+/* Community ID v1 flow hash (https://github.com/corelight/community-id-spec),
+ * byte-compatible with Zeek, Suricata, ntopng and pycommunityid. */
+#ifndef FL_COMMUNITY_ID_H
+#define FL_COMMUNITY_ID_H
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* Length of the result including the NUL: "1:" + 28 base64 chars + NUL = 31. */
+#define FL_COMMUNITY_ID_LEN 32
+
+/* Computes the Community ID v1 of a flow.
+ *
+ * src/dst: addresses as network-order bytes; for ip_version 4 only the first
+ *          4 bytes of each are read.
+ * proto:   IP protocol number. Ports are hashed for TCP (6), UDP (17),
+ *          SCTP (132), ICMP (1) and ICMPv6 (58) only; for any other protocol
+ *          sport/dport are ignored.
+ * sport/dport: host-order port numbers. For ICMP/ICMPv6 pass sport = ICMP type
+ *          and dport = ICMP code; the spec's type/code mapping is applied here.
+ * seed:    hash seed, 0 by default in every other implementation.
+ *
+ * out must hold at least 32 bytes; writes a NUL-terminated "1:<base64>" string.
+ * Returns 0, or -1 for an ip_version other than 4/6 (out is then "").
+ * Thread-safe, allocation-free. */
+int fl_community_id(uint8_t ip_version, const uint8_t src[16], const uint8_t dst[16],
+                    uint8_t proto, uint16_t sport, uint16_t dport, uint16_t seed, char out[32]);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif

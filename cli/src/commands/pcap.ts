@@ -1,0 +1,141 @@
+// flowlens pcap FILE...: offline flows from capture files (DESIGN.md CLI contract).
+import { CaptureError, type EngineFlow, type EngineStats, readPcap } from "@flowlens/agent";
+import type { FlowRecord } from "@flowlens/contracts";
+import { type Command, UsageError } from "../command.js";
+
+const PROTO_NAMES: Record<number, string> = {
+  1: "ICMP",
+  6: "TCP",
+  17: "UDP",
+  47: "GRE",
+  50: "ESP",
+  58: "ICMPv6",
+  132: "SCTP",
+};
+
+function seconds(name: string, raw: unknown): number {
+  const v = Number(raw);
+  if (typeof raw !== "string" || raw.trim() === "" || !Number.isFinite(v) || v <= 0 || v > 4_000_000) {
+    throw new UsageError(`pcap: --${name} must be a number of seconds > 0, got '${raw}'`);
+  }
+  return v;
+}
+
+/** The record as DESIGN.md fixes it, plus `tunnel` when the packets came through one. */
+export function toRecord(f: EngineFlow): FlowRecord & { tunnel?: string } {
+  const { wireBytes: _w, tunnel, ...rec } = f;
+  return tunnel ? { ...rec, tunnel } : rec;
+}
+
+function endpoint(addr: string, port: number, v: number): string {
+  return v === 6 ? `[${addr}]:${port}` : `${addr}:${port}`;
+}
+
+function tableRow(f: EngineFlow): string {
+  const proto = PROTO_NAMES[f.proto] ?? String(f.proto);
+  const dur = ((f.lastSeenMs - f.firstSeenMs) / 1000).toFixed(3);
+  return [
+    proto.padEnd(6),
+    endpoint(f.srcAddr, f.srcPort, f.ipVersion).padEnd(46),
+    endpoint(f.dstAddr, f.dstPort, f.ipVersion).padEnd(46),
+    (f.vlan ? String(f.vlan) : "").padEnd(5),
+    f.l7.padEnd(22),
+    `${f.srcToDstPackets}/${f.dstToSrcPackets}`.padEnd(14),
+    `${f.srcToDstBytes}/${f.dstToSrcBytes}`.padEnd(20),
+    dur.padStart(10),
+    `  ${f.endReason}`,
+  ].join(" ");
+}
+
+function summary(stats: EngineStats, flows: number): string {
+  const secs = stats.elapsedMs / 1000;
+  const pps = secs > 0 ? Math.round(stats.packets / secs) : 0;
+  const errs = Object.entries(stats.decodeErrors)
+    .map(([k, v]) => `${k}=${v}`)
+    .join(" ");
+  return [
+    `packets ${stats.packets} (IP ${stats.ipPackets}), bytes ${stats.bytes}, flows ${flows}` +
+      (stats.flowsEvicted ? ` (evicted ${stats.flowsEvicted})` : ""),
+    `decode errors: ${errs || "none"}`,
+    `elapsed ${secs.toFixed(3)} s, ${pps} packets/s`,
+  ].join("\n");
+}
+
+export const pcapCommand: Command = {
+  name: "pcap",
+  summary: "Read pcap/pcapng files and print their flows (NDJSON or a table) on stdout, a summary on stderr.",
+  usage: "pcap FILE... [options]",
+  details:
+    "Files are read in order as one stream of packets. Exit 2 when a file is missing, truncated or not a capture.",
+  positionals: true,
+  options: {
+    format: { type: "string", placeholder: "ndjson|table", description: "Output format", default: "ndjson" },
+    "idle-timeout": {
+      type: "string",
+      placeholder: "S",
+      description: "Seconds without packets before a flow ends",
+      default: "30",
+    },
+    "active-timeout": {
+      type: "string",
+      placeholder: "S",
+      description: "Seconds after which a long flow is exported and continues",
+      default: "300",
+    },
+    "no-dpi": { type: "boolean", description: "Skip nDPI application classification" },
+    bpf: {
+      type: "string",
+      placeholder: "EXPR",
+      description: "BPF filter applied before decoding (pcap-filter syntax)",
+    },
+    "max-flows": {
+      type: "string",
+      placeholder: "N",
+      description: "Flow table bound (oldest idle flow evicted past it)",
+      default: "1000000",
+    },
+  },
+  async run({ values, positionals, stdout, stderr }) {
+    if (positionals.length === 0) throw new UsageError("pcap: give at least one capture file");
+    const format = values.format as string;
+    if (format !== "ndjson" && format !== "table")
+      throw new UsageError(`pcap: --format must be ndjson or table, got '${format}'`);
+    const maxFlows = Number(values["max-flows"]);
+    if (!Number.isInteger(maxFlows) || maxFlows < 1 || maxFlows > 50_000_000) {
+      throw new UsageError(`pcap: --max-flows must be an integer from 1 to 50000000, got '${values["max-flows"]}'`);
+    }
+    const idle = seconds("idle-timeout", values["idle-timeout"]);
+    const active = seconds("active-timeout", values["active-timeout"]);
+    let flows = 0;
+    if (format === "table") {
+      stdout.write(
+        `${["proto".padEnd(6), "src".padEnd(46), "dst".padEnd(46), "vlan".padEnd(5), "application".padEnd(22), "packets".padEnd(14), "bytes".padEnd(20), "seconds".padStart(10), "  end"].join(" ")}\n`,
+      );
+    }
+    let result: Awaited<ReturnType<typeof readPcap>>;
+    try {
+      result = await readPcap(
+        {
+          files: positionals,
+          bpf: values.bpf as string | undefined,
+          idleTimeoutMs: Math.round(idle * 1000),
+          activeTimeoutMs: Math.round(active * 1000),
+          maxFlows,
+          dpi: values["no-dpi"] !== true,
+        },
+        (batch) => {
+          flows += batch.length;
+          let out = "";
+          for (const f of batch) out += format === "ndjson" ? `${JSON.stringify(toRecord(f))}\n` : `${tableRow(f)}\n`;
+          stdout.write(out);
+        },
+      );
+    } catch (err) {
+      if (err instanceof CaptureError) throw new UsageError(`pcap: ${err.message}`);
+      throw err;
+    }
+    stderr.write(`${summary(result.stats, flows)}\n`);
+    if (result.error) throw new UsageError(`pcap: ${result.error}`);
+    return 0;
+  },
+};
