@@ -219,3 +219,9 @@ int fl_community_id(uint8_t ip_version, const uint8_t src[16], const uint8_t dst
   *o = '\0';
   return 0;
 }
+
+int fl_icmp_counterpart(uint8_t proto, uint16_t type) {
+  if (proto == CID_PROTO_ICMP) return icmp4_counterpart(type);
+  if (proto == CID_PROTO_ICMP6) return icmp6_counterpart(type);
+  return -1;
+}

@@ -28,6 +28,11 @@ extern "C" {
 int fl_community_id(uint8_t ip_version, const uint8_t src[16], const uint8_t dst[16],
                     uint8_t proto, uint16_t sport, uint16_t dport, uint16_t seed, char out[32]);
 
+/* The reply type paired with an ICMP (proto 1) or ICMPv6 (58) request type and vice versa, or
+ * -1 for a one-way type: the flow table keys ICMP flows the same way, so echo request and reply
+ * share a flow while an unreachable is a flow of its own. */
+int fl_icmp_counterpart(uint8_t proto, uint16_t type);
+
 #ifdef __cplusplus
 }
 #endif

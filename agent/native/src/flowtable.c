@@ -490,9 +490,15 @@ void fl_table_packet(struct fl_table *t, const struct fl_packet *p) {
     return;
   }
 
-  /* ICMP echo request and reply (different types) are one flow: key ICMP without ports. */
+  /* ICMP is keyed as Zeek and the Community ID do: a request and its reply type are one flow
+   * (ports = type, counterpart type), any other type is a flow of (type, code). */
   uint16_t ks = d.sport, kd = d.dport;
-  if (d.proto == 1 || d.proto == 58) ks = kd = 0;
+  if (d.proto == 1 || d.proto == 58) {
+    uint16_t type = d.dport >> 8, code = d.dport & 0xff;
+    int peer = fl_icmp_counterpart(d.proto, type);
+    ks = type;
+    kd = peer >= 0 ? (uint16_t)peer : code;
+  }
   const uint8_t *a, *b;
   uint16_t pa, pb;
   int pkt_from_a = canonical(&d, ks, kd, &a, &b, &pa, &pb);
