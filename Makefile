@@ -11,7 +11,7 @@ endif
 NODE_TEST_DIRS := contracts/dist testkit/dist agent/dist aggregator/dist operator/dist cli/dist e2e/dist hack/bench
 FLOWLENS := node cli/dist/main.js
 
-.PHONY: help setup deps-system deps-node tools build native native-test gen check-gen lint test test-unit up bench clean
+.PHONY: help setup deps-system deps-node tools build native native-test fuzz gen check-gen lint test test-unit up bench clean
 
 NATIVE := agent/native/build/Release/flowlens_native.node
 NATIVE_SRC := $(wildcard agent/native/src/*.c agent/native/src/*.h) agent/native/binding.gyp
@@ -49,6 +49,19 @@ native-test:
 	  -Iagent/native/src agent/native/src/community_id.c agent/native/test/community_id_test.c -o agent/native/build/test/community_id_test
 	agent/native/build/test/community_id_test ../shared/testdata/pcaps/zeek
 
+# libFuzzer with ASan/UBSan over the decoder and flow table, seeded from the test captures.
+FUZZ_SECONDS ?= 60
+FUZZ_DIR := agent/native/build/fuzz
+FUZZ_SRC := agent/native/src/decode.c agent/native/src/flowtable.c agent/native/src/dpi.c agent/native/src/community_id.c
+fuzz: node_modules/.flowlens-stamp
+	@mkdir -p $(FUZZ_DIR)/corpus $(FUZZ_DIR)/found
+	clang -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Iagent/native/src -I/usr/include/ndpi \
+	  agent/native/fuzz/fuzz_engine.c $(FUZZ_SRC) -lndpi -o $(FUZZ_DIR)/fuzz_engine
+	node hack/fuzz-corpus.mjs $(FUZZ_DIR)/seeds ../shared/testdata/pcaps/ndpi ../shared/testdata/pcaps/zeek
+	$(FUZZ_DIR)/fuzz_engine -max_total_time=$(FUZZ_SECONDS) -rss_limit_mb=2048 -max_len=4096 -print_final_stats=1 \
+	  -artifact_prefix=$(FUZZ_DIR)/found/ $(FUZZ_DIR)/corpus $(FUZZ_DIR)/seeds 2>&1 | grep -E "^(#[0-9]+ +DONE|stat::|==|SUMMARY|Done)" ; \
+	  test $${PIPESTATUS[0]} -eq 0
+
 build: deps-node native
 	npx tsc -b
 	@chmod +x cli/dist/main.js
@@ -62,7 +75,7 @@ check-gen: deps-node
 lint: deps-node
 	npx biome check .
 
-test: setup check-gen lint build native-test
+test: setup check-gen lint build native-test fuzz
 	@hack/clean-stale.sh
 	node --test --test-reporter=spec --test-timeout=600000 $(NODE_TEST_DIRS)
 

@@ -80,16 +80,14 @@ static enum fl_decode_result by_ppp_proto(struct cursor *c, struct fl_decoded *d
   return FL_DEC_NOT_IP;
 }
 
-/* Ethernet, then any VLAN tags (the first one is the flow's VLAN), MPLS labels, PPPoE. `outer`
- * is false for Ethernet carried inside a tunnel, whose VLAN must not replace the outer one. */
-static enum fl_decode_result decode_ethernet(struct cursor *c, struct fl_decoded *d, int outer) {
-  if (!have(c, 14)) return FL_DEC_TRUNC_L2;
-  uint16_t type = rd16(c->base + c->off + 12);
-  c->off += 14;
+/* What follows an ethertype: VLAN tags (the first one is the flow's VLAN), MPLS labels,
+ * PPPoE, then IP. `outer` is false for Ethernet carried inside a tunnel, whose VLAN must not
+ * replace the outer one. */
+static enum fl_decode_result after_ethertype(struct cursor *c, struct fl_decoded *d, uint16_t type, int outer) {
   for (int tags = 0; type == ETH_VLAN || type == ETH_QINQ || type == ETH_QINQ_OLD; tags++) {
     if (tags == MAX_VLAN_TAGS) return FL_DEC_NOT_IP;
     if (!have(c, 4)) return FL_DEC_TRUNC_L2;
-    if (tags == 0 && outer && d->vlan == 0) d->vlan = rd16(c->base + c->off) & 0x0fff;
+    if (outer && d->vlan == 0) d->vlan = rd16(c->base + c->off) & 0x0fff;
     type = rd16(c->base + c->off + 2);
     c->off += 4;
   }
@@ -113,6 +111,13 @@ static enum fl_decode_result decode_ethernet(struct cursor *c, struct fl_decoded
   }
   if (outer) d->l2_len = c->off;
   return by_ethertype(c, d, type);
+}
+
+static enum fl_decode_result decode_ethernet(struct cursor *c, struct fl_decoded *d, int outer) {
+  if (!have(c, 14)) return FL_DEC_TRUNC_L2;
+  uint16_t type = rd16(c->base + c->off + 12);
+  c->off += 14;
+  return after_ethertype(c, d, type, outer);
 }
 
 /* A tunnel's payload starts at c->off. Decoding restarts there; what the outer headers said is
@@ -383,29 +388,48 @@ static enum fl_decode_result decode_ip(struct cursor *c, struct fl_decoded *d) {
   return FL_DEC_BAD_IP_VERSION;
 }
 
+static enum fl_decode_result decode_link(struct cursor *cur, struct fl_decoded *d, int linktype, int nested);
+
 enum fl_decode_result fl_decode(const struct fl_packet *pkt, struct fl_decoded *d) {
   memset(d, 0, sizeof(*d));
   struct cursor c = {.base = pkt->data, .caplen = pkt->caplen, .off = 0, .depth = 0};
-  switch (pkt->linktype) {
+  return decode_link(&c, d, pkt->linktype, 0);
+}
+
+/* The link header at c->off (0 except after a PPI header). */
+static enum fl_decode_result decode_link(struct cursor *cur, struct fl_decoded *d, int linktype, int nested) {
+  struct cursor c = *cur;
+  switch (linktype) {
     case FL_DLT_EN10MB:
       return decode_ethernet(&c, d, 1);
+    case FL_DLT_C_HDLC: {
+      if (!have(&c, 4)) return FL_DEC_TRUNC_L2;
+      uint16_t proto = rd16(c.base + c.off + 2);
+      c.off += 4;
+      return after_ethertype(&c, d, proto, 1);
+    }
+    case FL_DLT_PPI: {
+      if (nested) return FL_DEC_UNSUPPORTED_LINK;
+      if (!have(&c, 8)) return FL_DEC_TRUNC_L2;
+      uint32_t hlen = (uint32_t)c.base[c.off + 2] | (uint32_t)c.base[c.off + 3] << 8;
+      uint32_t dlt = (uint32_t)c.base[c.off + 4] | (uint32_t)c.base[c.off + 5] << 8 | (uint32_t)c.base[c.off + 6] << 16 |
+                     (uint32_t)c.base[c.off + 7] << 24;
+      if (hlen < 8) return FL_DEC_TRUNC_L2;
+      if (!have(&c, hlen)) return FL_DEC_TRUNC_L2;
+      c.off += hlen;
+      return decode_link(&c, d, (int)dlt, 1);
+    }
     case FL_DLT_LINUX_SLL: {
       if (!have(&c, 16)) return FL_DEC_TRUNC_L2;
-      uint16_t proto = rd16(c.base + 14);
-      c.off = d->l2_len = 16;
-      if (proto == ETH_VLAN) { /* the kernel kept the tag in the payload */
-        if (!have(&c, 4)) return FL_DEC_TRUNC_L2;
-        d->vlan = rd16(c.base + c.off) & 0x0fff;
-        proto = rd16(c.base + c.off + 2);
-        c.off = d->l2_len = 20;
-      }
-      return by_ethertype(&c, d, proto);
+      uint16_t proto = rd16(c.base + c.off + 14);
+      c.off += 16;
+      return after_ethertype(&c, d, proto, 1); /* the kernel may keep VLAN tags in the payload */
     }
     case FL_DLT_LINUX_SLL2: {
       if (!have(&c, 20)) return FL_DEC_TRUNC_L2;
-      uint16_t proto = rd16(c.base);
-      c.off = d->l2_len = 20;
-      return by_ethertype(&c, d, proto);
+      uint16_t proto = rd16(c.base + c.off);
+      c.off += 20;
+      return after_ethertype(&c, d, proto, 1);
     }
     case FL_DLT_RAW:
     case FL_DLT_RAW_ALT:
@@ -416,12 +440,13 @@ enum fl_decode_result fl_decode(const struct fl_packet *pkt, struct fl_decoded *
     case FL_DLT_NULL:
     case FL_DLT_LOOP: {
       if (!have(&c, 4)) return FL_DEC_TRUNC_L2;
-      c.off = d->l2_len = 4;
+      c.off += 4;
+      d->l2_len = c.off;
       return decode_ip_guess(&c, d);
     }
     case FL_DLT_PPP: {
       if (!have(&c, 2)) return FL_DEC_TRUNC_L2;
-      if (c.base[0] == 0xff && c.base[1] == 0x03) c.off = 2; /* HDLC address/control */
+      if (c.base[c.off] == 0xff && c.base[c.off + 1] == 0x03) c.off += 2; /* HDLC address/control */
       if (!have(&c, 2)) return FL_DEC_TRUNC_L2;
       uint16_t proto = rd16(c.base + c.off);
       c.off += 2;

@@ -16,6 +16,8 @@ enum fl_linktype {
   FL_DLT_IPV4 = 228,
   FL_DLT_IPV6 = 229,
   FL_DLT_LINUX_SLL2 = 276, /* Linux cooked v2 */
+  FL_DLT_C_HDLC = 104,     /* Cisco HDLC: address, control, ethertype */
+  FL_DLT_PPI = 192,        /* Per-Packet Information header, then another link type */
 };
 
 struct fl_packet {

@@ -26,6 +26,8 @@ static int supported_link(int dlt) {
     case DLT_NULL:
     case DLT_LOOP:
     case DLT_PPP:
+    case 104: /* C_HDLC */
+    case 192: /* PPI */
     case 228:
     case 229:
       return 1;
