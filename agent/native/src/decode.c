@@ -38,6 +38,7 @@ const char *const fl_decode_result_names[FL_DEC__COUNT] = {
 
 #define UDP_VXLAN 4789
 #define UDP_GTPU 2152
+#define UDP_GENEVE 6081
 
 static inline uint16_t rd16(const uint8_t *p) { return (uint16_t)((p[0] << 8) | p[1]); }
 static inline uint32_t rd32(const uint8_t *p) {
@@ -200,6 +201,21 @@ static enum fl_decode_result try_vxlan(struct cursor *c, struct fl_decoded *d, i
   return enter_tunnel(c, d, FL_TUN_VXLAN, 1);
 }
 
+/* Geneve (RFC 8926): 8 bytes plus options, then Ethernet (protocol 0x6558) or IP. */
+static enum fl_decode_result try_geneve(struct cursor *c, struct fl_decoded *d, int *handled) {
+  *handled = 0;
+  struct cursor t = *c;
+  if (!have(&t, 8) || (t.base[t.off] >> 6) != 0) return FL_DEC_OK;
+  uint32_t hlen = 8 + (uint32_t)(t.base[t.off] & 0x3f) * 4;
+  uint16_t proto = rd16(t.base + t.off + 2);
+  if (!have(&t, hlen)) return FL_DEC_OK;
+  if (proto != ETH_TEB && proto != ETH_IPV4 && proto != ETH_IPV6) return FL_DEC_OK;
+  t.off += hlen;
+  *handled = 1;
+  *c = t;
+  return enter_tunnel(c, d, FL_TUN_GENEVE, proto == ETH_TEB);
+}
+
 /* Transport header at c->off of an IP packet whose payload is `l4len` bytes long. */
 static enum fl_decode_result decode_l4(struct cursor *c, struct fl_decoded *d, uint32_t l4len) {
   const uint8_t *p = c->base + c->off;
@@ -255,6 +271,7 @@ static enum fl_decode_result decode_l4(struct cursor *c, struct fl_decoded *d, u
     enum fl_decode_result r = FL_DEC_OK;
     if (d->dport == UDP_VXLAN) r = try_vxlan(c, d, &handled);
     else if (d->dport == UDP_GTPU || d->sport == UDP_GTPU) r = try_gtpu(c, d, &handled);
+    else if (d->dport == UDP_GENEVE) r = try_geneve(c, d, &handled);
     if (handled) return r;
   }
   return FL_DEC_OK;

@@ -30,6 +30,7 @@ enum fl_tunnel {
   FL_TUN_IPIP = 3,   /* IPv4/IPv6 in IPv4/IPv6 */
   FL_TUN_GTP = 4,
   FL_TUN_TEREDO = 5,
+  FL_TUN_GENEVE = 6,
 };
 
 /* The fields the flow table needs, decoded from the innermost IP packet. */

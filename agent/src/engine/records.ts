@@ -12,7 +12,7 @@ const END_REASONS: Record<number, EndReasonName> = {
   5: "eof",
   6: "evicted",
 };
-export const TUNNELS = ["", "gre", "vxlan", "ipip", "gtp", "teredo"] as const;
+export const TUNNELS = ["", "gre", "vxlan", "ipip", "gtp", "teredo", "geneve"] as const;
 const ABSENT = 0xffffffffffffffffn;
 const NO_RCODE = 0xff;
 
