@@ -48,6 +48,7 @@ native-test:
 	clang -O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -Wall -Wextra -Werror -std=c11 \
 	  -Iagent/native/src agent/native/src/community_id.c agent/native/test/community_id_test.c -o agent/native/build/test/community_id_test
 	agent/native/build/test/community_id_test ../shared/testdata/pcaps/zeek
+	CC=clang CFLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all" agent/native/test/afpacket_test.sh
 
 # libFuzzer with ASan/UBSan over the decoder and flow table, seeded from the test captures.
 FUZZ_SECONDS ?= 60

@@ -8,6 +8,8 @@
         "src/decode.c",
         "src/dpi.c",
         "src/flowtable.c",
+        "src/live.c",
+        "src/source_afpacket.c",
         "src/source_pcap.c"
       ],
       "include_dirs": ["/usr/include/ndpi"],

@@ -93,6 +93,7 @@ export function startProcess(name: string, cmd: string, args: string[], opts: St
     exited: () => child.exitCode !== null || child.signalCode !== null,
     async stop(graceMs = 5000) {
       if (child.exitCode !== null || child.signalCode !== null) return;
+      child.ref(); // the exit event must keep the loop alive while someone waits for it
       tryKill(pid, "SIGTERM");
       const timer = setTimeout(() => tryKill(pid, "SIGKILL"), graceMs);
       await gone;

@@ -115,7 +115,7 @@ export async function startTcpdump(
   const dir = makeTempDir("tcpdump");
   const file = join(dir, "capture.pcap");
   writeFileSync(file, "");
-  const args = ["-i", iface, "-U", "-n", "-w", file, "--immediate-mode"];
+  const args = ["-i", iface, "-U", "-n", "-B", "65536", "-w", file, "--immediate-mode"];
   if (filter) args.push(filter);
   const proc = host.spawn("tcpdump", "tcpdump", args);
   await readyOrStop(proc, `tcpdump on ${host.name}:${iface}`, () => proc.output().includes("listening on"));

@@ -13,6 +13,7 @@
 #include "batch.h"
 #include "dpi.h"
 #include "flowtable.h"
+#include "live.h"
 #include "source_pcap.h"
 
 #define CHECK(env, call)                                                   \
@@ -405,6 +406,8 @@ NAPI_MODULE_INIT() {
   napi_value fn;
   napi_create_function(env, "readPcap", NAPI_AUTO_LENGTH, read_pcap, NULL, &fn);
   napi_set_named_property(env, exports, "readPcap", fn);
+  napi_create_function(env, "startLive", NAPI_AUTO_LENGTH, fl_live_start, NULL, &fn);
+  napi_set_named_property(env, exports, "startLive", fn);
   napi_set_named_property(env, exports, "flowLayout", flow_layout(env));
   napi_set_named_property(env, exports, "riskNames", risk_names(env));
   return exports;

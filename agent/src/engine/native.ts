@@ -30,6 +30,48 @@ export interface PcapOptions {
   batchSize?: number;
 }
 
+export interface LiveOptions {
+  interfaces: string[];
+  /** Worker threads per interface (PACKET_FANOUT hash when more than one). */
+  workers?: number;
+  bpf?: string;
+  promisc?: boolean;
+  blockSize?: number;
+  blockCount?: number;
+  blockTimeoutMs?: number;
+  snaplen?: number;
+  idleTimeoutMs?: number;
+  activeTimeoutMs?: number;
+  lingerMs?: number;
+  /** Per process; split across workers. */
+  maxFlows?: number;
+  dpi?: boolean;
+  sampling?: number;
+  batchSize?: number;
+}
+
+export interface LiveWorkerStats {
+  interface: string;
+  worker: number;
+  packets: number;
+  bytes: number;
+  ipPackets: number;
+  flowsCreated: number;
+  flowsExported: number;
+  flowsEvicted: number;
+  flowsActive: number;
+  kernelPackets: number;
+  kernelDrops: number;
+  kernelFreezes: number;
+  decodeErrors: Record<string, number>;
+  error?: string;
+}
+
+export interface NativeLiveHandle {
+  stop(): void;
+  stats(): LiveWorkerStats[];
+}
+
 export interface FlowLayout {
   size: number;
   offsets: Record<string, number>;
@@ -41,6 +83,11 @@ export interface NativeEngine {
     onBatch: (buffer: ArrayBuffer, count: number) => void,
     onDone: (error: string | null, stats: EngineStats) => void,
   ): void;
+  startLive(
+    options: LiveOptions,
+    onBatch: (buffer: ArrayBuffer, count: number) => void,
+    onDone: (error: string | null, stats: LiveWorkerStats[]) => void,
+  ): NativeLiveHandle;
   flowLayout: FlowLayout;
   riskNames: string[];
 }
