@@ -28,7 +28,11 @@ struct link {
 struct dir_tcp {
   uint32_t next_seq; /* highest seq + len seen (payload, SYN and FIN count) */
   uint64_t last_seg_us;
-  uint8_t seq_valid;
+  uint32_t last_ack;   /* ack number this direction last sent */
+  uint16_t last_win;
+  uint8_t seq_valid, ack_valid;
+  uint8_t dup_acks;    /* consecutive duplicate ACKs this direction sent */
+  uint64_t last_dup_ack_us;
 };
 
 struct flow {
@@ -361,7 +365,13 @@ static uint32_t frag_lookup(struct fl_table *t, const struct fl_decoded *d) {
   return s->flow;
 }
 
-/* TCP sequence tracking for one segment in direction `dir` (0 = from the initiator). */
+/* TCP sequence analysis for one segment in direction `dir` (0 = from the initiator), the way
+ * Wireshark's tcp.analysis does it so that counts can be checked against tshark:
+ * - a duplicate ACK is a pure ACK repeating the previous ack number and window;
+ * - a segment behind the highest sequence seen is a (fast) retransmission if the other side
+ *   sent 2+ duplicate ACKs for its sequence number, out of order if it came within one
+ *   handshake RTT (3 ms if unknown) of the segment that advanced the sequence and does not
+ *   end where that one ended, and a retransmission otherwise. */
 static void tcp_track(struct fl_table *t, struct flow *f, int dir, const struct fl_decoded *d, uint64_t ts) {
   uint8_t fl = d->tcp_flags;
   /* Handshake timing: SYN, SYN-ACK, then the initiator's ACK. */
@@ -374,8 +384,22 @@ static void tcp_track(struct fl_table *t, struct flow *f, int dir, const struct 
     else if (dir == 1 && f->req_us && !f->resp_us) f->resp_us = ts;
   }
 
-  uint32_t len = d->payload_len + ((fl & TH_SYN) ? 1 : 0) + ((fl & TH_FIN) ? 1 : 0);
   struct dir_tcp *s = &f->tcp[dir];
+  struct dir_tcp *r = &f->tcp[!dir];
+  if (fl & TH_ACK) {
+    int pure = d->payload_len == 0 && !(fl & (TH_SYN | TH_FIN | TH_RST));
+    if (pure && s->ack_valid && d->tcp_ack == s->last_ack && d->tcp_win == s->last_win && s->next_seq == d->tcp_seq) {
+      if (s->dup_acks < 255) s->dup_acks++;
+      s->last_dup_ack_us = ts;
+    } else if (!s->ack_valid || d->tcp_ack != s->last_ack) {
+      s->dup_acks = 0;
+    }
+    s->last_ack = d->tcp_ack;
+    s->last_win = d->tcp_win;
+    s->ack_valid = 1;
+  }
+
+  uint32_t len = d->payload_len + ((fl & TH_SYN) ? 1 : 0) + ((fl & TH_FIN) ? 1 : 0);
   if (len == 0 || (fl & TH_RST)) return;
   uint32_t end = d->tcp_seq + len;
   if (!s->seq_valid) {
@@ -390,15 +414,16 @@ static void tcp_track(struct fl_table *t, struct flow *f, int dir, const struct 
     s->last_seg_us = ts;
     return;
   }
-  /* Behind what this direction already sent. A keep-alive (one byte at next_seq-1) is neither.
-   * As tshark: quickly after the segment that jumped ahead it is out of order (the network
-   * reordered it), later it is a retransmission. The threshold is the handshake RTT if known. */
+  /* A keep-alive (one byte at next_seq-1) is neither. */
   if (d->payload_len <= 1 && delta == -1 && !(fl & (TH_SYN | TH_FIN))) return;
-  uint64_t rtt = f->synack_us && f->syn_us ? f->synack_us - f->syn_us : 0;
-  if (f->ack_us && f->synack_us) rtt += f->ack_us - f->synack_us;
-  uint64_t thresh = rtt ? rtt : 3000;
-  if (ts - s->last_seg_us < thresh && (int32_t)(end - s->next_seq) <= 0) f->ooo[dir]++;
-  else f->retx[dir]++;
+  if (d->payload_len > 0 && r->dup_acks >= 2 && r->last_ack == d->tcp_seq && ts - r->last_dup_ack_us < 20000) {
+    f->retx[dir]++; /* fast retransmission */
+  } else {
+    uint64_t rtt = f->synack_us && f->syn_us && f->ack_us ? f->ack_us - f->syn_us : 0;
+    uint64_t thresh = rtt ? rtt : 3000;
+    if (d->payload_len > 0 && ts - s->last_seg_us < thresh && end != s->next_seq) f->ooo[dir]++;
+    else f->retx[dir]++;
+  }
   if ((int32_t)(end - s->next_seq) > 0) s->next_seq = end;
   (void)t;
 }
