@@ -81,16 +81,16 @@ export async function runBenchmark(bench, { rounds = bench.rounds ?? 5, log = ()
         );
       }
     }
-    const summarize = (runs) => {
-      const selfReported = runs.every((x) => x.rate !== undefined);
-      return {
-        // Throughput: self-reported items/s, else rounds/s from wall time.
-        throughput: median(runs.map((x) => (selfReported ? x.rate : 1 / x.seconds))),
-        seconds: median(runs.map((x) => x.seconds)),
-        rssKb: runs.some((x) => x.rssKb !== undefined) ? median(runs.map((x) => x.rssKb ?? 0)) : undefined,
-        selfReported,
-      };
-    };
+    // Self-reported rates only when both sides report them; otherwise both by wall time, so
+    // the ratio never mixes units.
+    const selfReported = [...sides.ours, ...sides.peer].every((x) => x.rate !== undefined);
+    const summarize = (runs) => ({
+      // Throughput: self-reported items/s, else rounds/s from wall time.
+      throughput: median(runs.map((x) => (selfReported ? x.rate : 1 / x.seconds))),
+      seconds: median(runs.map((x) => x.seconds)),
+      rssKb: runs.some((x) => x.rssKb !== undefined) ? median(runs.map((x) => x.rssKb ?? 0)) : undefined,
+      selfReported,
+    });
     const ours = summarize(sides.ours);
     const peer = summarize(sides.peer);
     return {

@@ -12,6 +12,7 @@
 #define NIL UINT32_MAX
 #define FRAG_SLOTS 4096
 #define FRAG_TTL_US (30ull * 1000000)
+#define CLOSING_SLOTS 65536 /* flows lingering after FIN/RST; past it the oldest ends at once */
 
 /* TCP flag bits */
 #define TH_FIN 0x01
@@ -19,59 +20,70 @@
 #define TH_RST 0x04
 #define TH_ACK 0x10
 
-enum list_id { L_IDLE = 0, L_ACTIVE = 1, L_CLOSING = 2, L__COUNT };
-
-struct link {
-  uint32_t prev, next;
-};
-
+/* Per direction sequence state. Times are the low 32 bits of microsecond timestamps: their
+ * differences are exact while under 71 minutes, which is all the analysis needs. */
 struct dir_tcp {
   uint32_t next_seq; /* highest seq + len seen (payload, SYN and FIN count) */
-  uint64_t last_seg_us;
-  uint32_t last_ack;   /* ack number this direction last sent */
+  uint32_t last_seg_us;
+  uint32_t last_ack;
+  uint32_t last_dup_ack_us;
   uint16_t last_win;
   uint8_t seq_valid, ack_valid;
-  uint8_t dup_acks;    /* consecutive duplicate ACKs this direction sent */
-  uint64_t last_dup_ack_us;
+  uint8_t dup_acks;
 };
 
+/* TCP analysis state, only for TCP flows past their first packet: a SYN flood or a port scan
+ * (one packet per flow) costs no more than a UDP flow. Recycled through a free list. */
+struct tcp_state {
+  struct dir_tcp dir[2];
+  uint32_t syn_us, synack_us, ack_us, req_us, resp_us; /* low 32 bits, 0 = not seen */
+  uint16_t retx[2], ooo[2];                            /* saturating */
+  struct tcp_state *next_free;
+};
+
+/* One flow: 148 bytes, so that a million fit in the agent's memory budget. */
 struct flow {
-  uint32_t chain; /* next flow in the same bucket */
-  uint32_t hash;
-  struct link lists[L__COUNT];
-  uint8_t in_list[L__COUNT];
-  /* Key, canonical: endpoint a < endpoint b. */
-  uint8_t a[16], b[16];
-  uint16_t pa, pb;
+  uint32_t chain;              /* next flow in the same bucket */
+  uint32_t idle_prev, idle_next; /* least recently seen first */
+  uint32_t last_ms;            /* last packet, ms after first_us */
+  uint64_t first_us;
+  uint8_t a[16], b[16];        /* key, canonical: endpoint a < endpoint b */
+  uint16_t pa, pb, vlan;
+  union {
+    uint32_t seq_end;  /* TCP: where the first segment's sequence ended, until the TCP state exists */
+    uint16_t typecode;    /* ICMP: initiator's first type*256+code */
+  } first;
   uint8_t proto, ipver;
-  uint16_t vlan;
-  /* Direction: index 0 = initiator (src) -> responder (dst). */
-  uint8_t src_is_a;
-  uint8_t flags[2];
-  uint8_t fin_seen[2];
-  uint8_t tunnel;
-  uint8_t closing; /* FIN both ways or RST: lingering for the last ACKs */
-  uint8_t end_reason;
-  uint8_t dpi_state; /* 0 running, 1 done, 2 none (pool exhausted or DPI off) */
-  uint16_t icmp_typecode; /* initiator's first ICMP type*256+code */
+  uint8_t flags[2];            /* index 0 = initiator (src) -> responder (dst) */
+  uint8_t src_is_a : 1, fin0 : 1, fin1 : 1, closing : 1, in_use : 1, syn_first : 1, first_dir : 1, first_seq : 1;
+  uint8_t dpi_state : 2;       /* 0 running, 1 done, 2 none (pool exhausted or DPI off) */
+  uint8_t tunnel, end_reason, dns_rcode;
   uint32_t ifindex;
-  uint64_t first_us, last_us, active_start_us, close_us;
-  uint64_t pkts[2], bytes[2], wire[2];
-  /* TCP performance */
-  uint64_t syn_us, synack_us, ack_us, req_us, resp_us;
-  uint32_t retx[2], ooo[2];
-  struct dir_tcp tcp[2];
-  struct ndpi_flow_struct *ndpi;
-  struct fl_dpi_result dpi;
+  uint32_t active_ms;          /* start of the current active-timeout window, ms after first_us */
+  uint32_t pkts[2];            /* an active export is forced before these could wrap */
+  uint64_t bytes[2];
+  uint32_t l2_extra[2];        /* frame bytes beyond the IP bytes (link headers, padding), saturating */
+  union {
+    struct ndpi_flow_struct *ndpi; /* while classifying */
+    char *meta;                    /* after: host, url, user agent, sni, dns query, ja3 */
+  } dpi;
+  uint64_t risks;
+  uint16_t master, app, category;
+  uint8_t guessed, pad;
+  struct tcp_state *tcp;
 };
 
 struct frag_slot {
   uint8_t src[16], dst[16];
   uint32_t id;
   uint8_t proto, ipver, used;
-  uint32_t flow;      /* pool index */
-  uint64_t flow_gen;  /* the flow's creation serial, so a reused slot is not mistaken */
+  uint32_t flow;     /* pool index */
+  uint32_t flow_gen; /* the flow's serial, so a reused slot is not mistaken */
   uint64_t seen_us;
+};
+
+struct closing_slot {
+  uint32_t flow, gen;
 };
 
 struct fl_table {
@@ -80,41 +92,50 @@ struct fl_table {
   void *emit_ctx;
   struct fl_dpi *dpi;
   struct flow *pool;
-  uint64_t *gen;     /* per pool slot: serial of the flow living there */
+  uint32_t *gen;      /* per pool slot: serial of the flow living there (0 = free) */
   uint32_t *buckets;
   uint32_t mask;
   uint32_t free_head; /* released flows chained through .chain */
   uint32_t fresh;     /* pool slots never used start here: untouched pages stay unallocated */
-  uint32_t head[L__COUNT], tail[L__COUNT];
+  uint32_t idle_head, idle_tail;
+  struct closing_slot *closing;
+  uint32_t closing_head, closing_count;
+  struct tcp_state *tcp_free;
   struct frag_slot *frags;
-  uint64_t serial;
+  uint32_t serial;
   uint64_t sample_counter;
   uint64_t now_us;
   struct fl_table_stats stats;
   struct fl_flow_out out; /* scratch export record */
 };
 
-/* ---- intrusive lists (pool indices) ---- */
+/* ---- idle list (pool indices) ---- */
 
-static void list_push(struct fl_table *t, enum list_id l, uint32_t i) {
+static void idle_push(struct fl_table *t, uint32_t i) {
   struct flow *f = &t->pool[i];
-  f->lists[l].prev = t->tail[l];
-  f->lists[l].next = NIL;
-  if (t->tail[l] != NIL) t->pool[t->tail[l]].lists[l].next = i;
-  else t->head[l] = i;
-  t->tail[l] = i;
-  f->in_list[l] = 1;
+  f->idle_prev = t->idle_tail;
+  f->idle_next = NIL;
+  if (t->idle_tail != NIL) t->pool[t->idle_tail].idle_next = i;
+  else t->idle_head = i;
+  t->idle_tail = i;
 }
 
-static void list_remove(struct fl_table *t, enum list_id l, uint32_t i) {
+static void idle_remove(struct fl_table *t, uint32_t i) {
   struct flow *f = &t->pool[i];
-  if (!f->in_list[l]) return;
-  uint32_t p = f->lists[l].prev, n = f->lists[l].next;
-  if (p != NIL) t->pool[p].lists[l].next = n;
-  else t->head[l] = n;
-  if (n != NIL) t->pool[n].lists[l].prev = p;
-  else t->tail[l] = p;
-  f->in_list[l] = 0;
+  uint32_t p = f->idle_prev, n = f->idle_next;
+  if (p != NIL) t->pool[p].idle_next = n;
+  else t->idle_head = n;
+  if (n != NIL) t->pool[n].idle_prev = p;
+  else t->idle_tail = p;
+}
+
+/* Millisecond offsets are taken between whole milliseconds so that first + offset is exactly
+ * the last packet's millisecond. */
+static inline uint64_t last_ms_abs(const struct flow *f) { return f->first_us / 1000u + f->last_ms; }
+static inline uint32_t ms_since(const struct flow *f, uint64_t ts) {
+  uint64_t a = ts / 1000u, b = f->first_us / 1000u;
+  uint64_t d = a > b ? a - b : 0;
+  return d > UINT32_MAX ? UINT32_MAX : (uint32_t)d;
 }
 
 /* ---- hashing ---- */
@@ -172,17 +193,19 @@ struct fl_table *fl_table_new(const struct fl_table_config *cfg, fl_emit_fn emit
   t->gen = calloc(t->cfg.max_flows, sizeof(*t->gen));
   t->buckets = malloc(sizeof(*t->buckets) * nb);
   t->frags = calloc(FRAG_SLOTS, sizeof(*t->frags));
-  if (!t->pool || !t->gen || !t->buckets || !t->frags) {
+  t->closing = calloc(CLOSING_SLOTS, sizeof(*t->closing));
+  if (!t->pool || !t->gen || !t->buckets || !t->frags || !t->closing) {
     fl_table_free(t);
     return NULL;
   }
   memset(t->buckets, 0xff, sizeof(*t->buckets) * nb);
   t->free_head = NIL;
-  t->fresh = 0;
-  for (int l = 0; l < L__COUNT; l++) t->head[l] = t->tail[l] = NIL;
+  t->idle_head = t->idle_tail = NIL;
   if (t->cfg.dpi) {
     char err[256];
-    uint32_t states = t->cfg.max_flows < 131072 ? t->cfg.max_flows : 131072;
+    /* Classification states are ~700 bytes each and a flow holds one only until it is
+     * classified: the cap bounds memory when many flows never get there (scans, floods). */
+    uint32_t states = t->cfg.max_flows < 16384 ? t->cfg.max_flows : 16384;
     t->dpi = fl_dpi_new(states, err, sizeof(err));
     if (!t->dpi) {
       fl_table_free(t);
@@ -192,24 +215,38 @@ struct fl_table *fl_table_new(const struct fl_table_config *cfg, fl_emit_fn emit
   return t;
 }
 
+static void release_dpi(struct fl_table *t, struct flow *f) {
+  if (f->dpi_state == 0 && f->dpi.ndpi) {
+    struct fl_dpi_result r;
+    fl_dpi_finish(t->dpi, f->dpi.ndpi, &r);
+    fl_dpi_result_free(&r);
+  } else if (f->dpi_state == 1) {
+    free(f->dpi.meta);
+  }
+  f->dpi.meta = NULL;
+}
+
 void fl_table_free(struct fl_table *t) {
   if (!t) return;
   if (t->pool) {
     for (uint32_t i = 0; i < t->fresh; i++) {
       struct flow *f = &t->pool[i];
-      if (f->ndpi && t->dpi) {
-        struct fl_dpi_result r;
-        fl_dpi_finish(t->dpi, f->ndpi, &r);
-        fl_dpi_result_free(&r);
-      }
-      fl_dpi_result_free(&f->dpi);
+      if (!f->in_use) continue;
+      release_dpi(t, f);
+      free(f->tcp);
     }
+  }
+  while (t->tcp_free) {
+    struct tcp_state *n = t->tcp_free->next_free;
+    free(t->tcp_free);
+    t->tcp_free = n;
   }
   fl_dpi_free(t->dpi);
   free(t->pool);
   free(t->gen);
   free(t->buckets);
   free(t->frags);
+  free(t->closing);
   free(t);
 }
 
@@ -227,29 +264,36 @@ static void export_flow(struct fl_table *t, struct flow *f, int reason) {
   o->dport = s ? f->pb : f->pa;
   if (f->proto == 1 || f->proto == 58) {
     o->sport = 0;
-    o->dport = f->icmp_typecode;
+    o->dport = f->first.typecode;
   }
   o->proto = f->proto;
   o->ip_version = f->ipver;
   o->vlan = f->vlan;
   o->first_us = f->first_us;
-  o->last_us = f->last_us;
+  o->last_us = last_ms_abs(f) * 1000u;
+  if (o->last_us < o->first_us) o->last_us = o->first_us;
   uint64_t n = t->cfg.sampling;
-  o->s2d_pkts = f->pkts[0] * n;
+  o->s2d_pkts = (uint64_t)f->pkts[0] * n;
   o->s2d_bytes = f->bytes[0] * n;
-  o->d2s_pkts = f->pkts[1] * n;
+  o->d2s_pkts = (uint64_t)f->pkts[1] * n;
   o->d2s_bytes = f->bytes[1] * n;
-  o->s2d_wire = f->wire[0] * n;
-  o->d2s_wire = f->wire[1] * n;
+  o->s2d_wire = (f->bytes[0] + f->l2_extra[0]) * n;
+  o->d2s_wire = (f->bytes[1] + f->l2_extra[1]) * n;
   o->s2d_flags = f->flags[0];
   o->d2s_flags = f->flags[1];
-  o->s2d_retx = f->retx[0];
-  o->d2s_retx = f->retx[1];
-  o->s2d_ooo = f->ooo[0];
-  o->d2s_ooo = f->ooo[1];
-  o->srv_nw_lat_us = f->syn_us && f->synack_us >= f->syn_us ? f->synack_us - f->syn_us : FL_ABSENT_U64;
-  o->cli_nw_lat_us = f->synack_us && f->ack_us >= f->synack_us ? f->ack_us - f->synack_us : FL_ABSENT_U64;
-  o->appl_lat_us = f->req_us && f->resp_us >= f->req_us ? f->resp_us - f->req_us : FL_ABSENT_U64;
+  o->cli_nw_lat_us = o->srv_nw_lat_us = o->appl_lat_us = FL_ABSENT_U64;
+  struct tcp_state *tc = f->tcp;
+  uint32_t syn = tc ? tc->syn_us : 0;
+  if (f->syn_first && !syn) syn = (uint32_t)f->first_us ? (uint32_t)f->first_us : 1;
+  if (tc) {
+    o->s2d_retx = tc->retx[0];
+    o->d2s_retx = tc->retx[1];
+    o->s2d_ooo = tc->ooo[0];
+    o->d2s_ooo = tc->ooo[1];
+    if (syn && tc->synack_us) o->srv_nw_lat_us = (uint32_t)(tc->synack_us - syn);
+    if (tc->synack_us && tc->ack_us) o->cli_nw_lat_us = (uint32_t)(tc->ack_us - tc->synack_us);
+    if (tc->req_us && tc->resp_us) o->appl_lat_us = (uint32_t)(tc->resp_us - tc->req_us);
+  }
   o->sampling = (uint32_t)n;
   o->ifindex = f->ifindex;
   o->end_reason = (uint8_t)reason;
@@ -258,21 +302,25 @@ static void export_flow(struct fl_table *t, struct flow *f, int reason) {
 
   /* Community ID: ICMP hashes type and code of the initiator's first packet. */
   uint16_t cs = o->sport, cd = o->dport;
-  if (f->proto == 1 || f->proto == 58) cs = f->icmp_typecode >> 8, cd = f->icmp_typecode & 0xff;
+  if (f->proto == 1 || f->proto == 58) cs = f->first.typecode >> 8, cd = f->first.typecode & 0xff;
   fl_community_id(f->ipver, o->src, o->dst, f->proto, cs, cd, 0, o->community_id);
 
   if (t->dpi) {
-    if (f->dpi_state == 0 && f->ndpi) {
-      /* A flow still being classified: a final export gives up (guessing by port, as
-       * ndpiReader does at the end of a capture); an active-timeout update keeps going. */
-      if (reason != FL_END_ACTIVE) {
-        fl_dpi_finish(t->dpi, f->ndpi, &f->dpi);
-        f->ndpi = NULL;
-        f->dpi_state = 1;
-        fl_dpi_fill(t->dpi, &f->dpi, o);
-      }
-    } else if (f->dpi_state == 1) {
-      fl_dpi_fill(t->dpi, &f->dpi, o);
+    struct fl_dpi_result r = {0};
+    if (f->dpi_state == 0 && f->dpi.ndpi && reason != FL_END_ACTIVE) {
+      /* Still classifying at the end: give up with guessing by port, as ndpiReader does at the
+       * end of a capture. (An active-timeout update keeps classifying.) */
+      fl_dpi_finish(t->dpi, f->dpi.ndpi, &r);
+      f->dpi.meta = r.meta;
+      f->master = r.master, f->app = r.app, f->category = r.category;
+      f->risks = r.risks, f->dns_rcode = r.dns_rcode, f->guessed = r.guessed;
+      f->dpi_state = 1;
+    }
+    if (f->dpi_state == 1) {
+      r.master = f->master, r.app = f->app, r.category = f->category;
+      r.risks = f->risks, r.dns_rcode = f->dns_rcode, r.guessed = f->guessed;
+      r.meta = f->dpi.meta;
+      fl_dpi_fill(t->dpi, &r, o);
     }
   }
   t->emit(t->emit_ctx, o);
@@ -281,17 +329,17 @@ static void export_flow(struct fl_table *t, struct flow *f, int reason) {
 
 static void remove_flow(struct fl_table *t, uint32_t i) {
   struct flow *f = &t->pool[i];
-  uint32_t *pp = &t->buckets[f->hash & t->mask];
+  uint32_t *pp = &t->buckets[key_hash(f->a, f->b, f->pa, f->pb, f->proto, f->vlan, f->ipver == 4 ? 4 : 16) & t->mask];
   while (*pp != i) pp = &t->pool[*pp].chain;
   *pp = f->chain;
-  for (int l = 0; l < L__COUNT; l++) list_remove(t, (enum list_id)l, i);
-  if (f->ndpi) {
-    struct fl_dpi_result r;
-    fl_dpi_finish(t->dpi, f->ndpi, &r);
-    fl_dpi_result_free(&r);
-    f->ndpi = NULL;
+  idle_remove(t, i);
+  release_dpi(t, f);
+  if (f->tcp) {
+    f->tcp->next_free = t->tcp_free;
+    t->tcp_free = f->tcp;
+    f->tcp = NULL;
   }
-  fl_dpi_result_free(&f->dpi);
+  f->in_use = 0;
   f->chain = t->free_head;
   t->free_head = i;
   t->gen[i] = 0;
@@ -303,35 +351,69 @@ static void end_flow(struct fl_table *t, uint32_t i, int reason) {
   remove_flow(t, i);
 }
 
-/* Resets counters after an active-timeout export; the flow goes on as a new record. */
-static void restart_flow(struct fl_table *t, uint32_t i) {
+/* Exports the counters so far (active timeout) and goes on as a new record. */
+static void restart_flow(struct fl_table *t, uint32_t i, uint64_t now) {
   struct flow *f = &t->pool[i];
   export_flow(t, f, FL_END_ACTIVE);
-  f->pkts[0] = f->pkts[1] = f->bytes[0] = f->bytes[1] = f->wire[0] = f->wire[1] = 0;
-  f->retx[0] = f->retx[1] = f->ooo[0] = f->ooo[1] = 0;
-  f->first_us = f->last_us;
-  f->active_start_us = t->now_us;
-  list_remove(t, L_ACTIVE, i);
-  list_push(t, L_ACTIVE, i);
+  f->pkts[0] = f->pkts[1] = 0;
+  f->bytes[0] = f->bytes[1] = 0;
+  f->l2_extra[0] = f->l2_extra[1] = 0;
+  if (f->tcp) f->tcp->retx[0] = f->tcp->retx[1] = f->tcp->ooo[0] = f->tcp->ooo[1] = 0;
+  /* Re-base times on the last packet; the handshake timings stay (they are absolute). */
+  uint64_t last = last_ms_abs(f) * 1000u;
+  f->first_us = last > f->first_us ? last : f->first_us;
+  f->last_ms = 0;
+  f->active_ms = ms_since(f, now);
+  f->flags[0] = f->flags[1] = 0;
+}
+
+static void closing_push(struct fl_table *t, uint32_t i) {
+  if (t->closing_count == CLOSING_SLOTS) { /* full: the oldest lingering flow ends now */
+    struct closing_slot c = t->closing[t->closing_head];
+    t->closing_head = (t->closing_head + 1) % CLOSING_SLOTS;
+    t->closing_count--;
+    if (t->gen[c.flow] == c.gen) end_flow(t, c.flow, t->pool[c.flow].end_reason);
+  }
+  uint32_t at = (t->closing_head + t->closing_count) % CLOSING_SLOTS;
+  t->closing[at].flow = i;
+  t->closing[at].gen = t->gen[i];
+  t->closing_count++;
+}
+
+static void start_closing(struct fl_table *t, uint32_t i, int reason, uint64_t ts) {
+  struct flow *f = &t->pool[i];
+  f->closing = 1;
+  f->end_reason = (uint8_t)reason;
+  (void)ts;
+  closing_push(t, i);
 }
 
 void fl_table_expire(struct fl_table *t, uint64_t now_us) {
   if (now_us > t->now_us) t->now_us = now_us;
-  now_us = t->now_us;
+  uint64_t now_ms = t->now_us / 1000u;
+  uint64_t linger_ms = t->cfg.linger_us / 1000u, idle_ms = t->cfg.idle_timeout_us / 1000u;
+  /* Lingering flows leave in the order they closed; the linger runs from their last packet. */
+  while (t->closing_count > 0) {
+    struct closing_slot c = t->closing[t->closing_head];
+    if (t->gen[c.flow] == c.gen && t->pool[c.flow].closing) {
+      if (last_ms_abs(&t->pool[c.flow]) + linger_ms > now_ms) break;
+      end_flow(t, c.flow, t->pool[c.flow].end_reason);
+    }
+    t->closing_head = (t->closing_head + 1) % CLOSING_SLOTS;
+    t->closing_count--;
+  }
   uint32_t i;
-  while ((i = t->head[L_CLOSING]) != NIL && t->pool[i].close_us + t->cfg.linger_us <= now_us)
-    end_flow(t, i, t->pool[i].end_reason);
-  while ((i = t->head[L_IDLE]) != NIL && t->pool[i].last_us + t->cfg.idle_timeout_us <= now_us) end_flow(t, i, FL_END_IDLE);
-  if (t->cfg.active_timeout_us) {
-    while ((i = t->head[L_ACTIVE]) != NIL && t->pool[i].active_start_us + t->cfg.active_timeout_us <= now_us)
-      restart_flow(t, i);
+  while ((i = t->idle_head) != NIL && last_ms_abs(&t->pool[i]) + idle_ms <= now_ms) {
+    struct flow *f = &t->pool[i];
+    end_flow(t, i, f->closing ? f->end_reason : FL_END_IDLE);
   }
 }
 
 void fl_table_flush(struct fl_table *t, int reason) {
   uint32_t i;
-  /* Oldest first, so records come out in the order flows started to go quiet. */
-  while ((i = t->head[L_IDLE]) != NIL) end_flow(t, i, t->pool[i].closing ? t->pool[i].end_reason : reason);
+  /* Least recently seen first. */
+  while ((i = t->idle_head) != NIL) end_flow(t, i, t->pool[i].closing ? t->pool[i].end_reason : reason);
+  t->closing_head = t->closing_count = 0;
 }
 
 /* ---- per packet ---- */
@@ -365,6 +447,14 @@ static uint32_t frag_lookup(struct fl_table *t, const struct fl_decoded *d) {
   return s->flow;
 }
 
+static struct tcp_state *tcp_state_get(struct fl_table *t) {
+  struct tcp_state *s = t->tcp_free;
+  if (s) t->tcp_free = s->next_free;
+  else s = malloc(sizeof(*s));
+  if (s) memset(s, 0, sizeof(*s));
+  return s;
+}
+
 /* TCP sequence analysis for one segment in direction `dir` (0 = from the initiator), the way
  * Wireshark's tcp.analysis does it so that counts can be checked against tshark:
  * - a duplicate ACK is a pure ACK repeating the previous ack number and window;
@@ -372,20 +462,21 @@ static uint32_t frag_lookup(struct fl_table *t, const struct fl_decoded *d) {
  *   sent 2+ duplicate ACKs for its sequence number, out of order if it came within one
  *   handshake RTT (3 ms if unknown) of the segment that advanced the sequence and does not
  *   end where that one ended, and a retransmission otherwise. */
-static void tcp_track(struct fl_table *t, struct flow *f, int dir, const struct fl_decoded *d, uint64_t ts) {
+static void tcp_track(struct tcp_state *tc, int dir, const struct fl_decoded *d, uint32_t ts) {
   uint8_t fl = d->tcp_flags;
+  if (ts == 0) ts = 1; /* 0 means "not seen" */
   /* Handshake timing: SYN, SYN-ACK, then the initiator's ACK. */
-  if ((fl & (TH_SYN | TH_ACK)) == TH_SYN && dir == 0 && !f->syn_us) f->syn_us = ts;
-  else if ((fl & (TH_SYN | TH_ACK)) == (TH_SYN | TH_ACK) && dir == 1 && f->syn_us && !f->synack_us) f->synack_us = ts;
-  else if ((fl & (TH_SYN | TH_ACK | TH_RST)) == TH_ACK && dir == 0 && f->synack_us && !f->ack_us) f->ack_us = ts;
+  if ((fl & (TH_SYN | TH_ACK)) == TH_SYN && dir == 0 && !tc->syn_us) tc->syn_us = ts;
+  else if ((fl & (TH_SYN | TH_ACK)) == (TH_SYN | TH_ACK) && dir == 1 && tc->syn_us && !tc->synack_us) tc->synack_us = ts;
+  else if ((fl & (TH_SYN | TH_ACK | TH_RST)) == TH_ACK && dir == 0 && tc->synack_us && !tc->ack_us) tc->ack_us = ts;
   /* Application latency: first request payload to the first response payload after it. */
   if (d->payload_len > 0) {
-    if (dir == 0 && !f->req_us) f->req_us = ts;
-    else if (dir == 1 && f->req_us && !f->resp_us) f->resp_us = ts;
+    if (dir == 0 && !tc->req_us) tc->req_us = ts;
+    else if (dir == 1 && tc->req_us && !tc->resp_us) tc->resp_us = ts;
   }
 
-  struct dir_tcp *s = &f->tcp[dir];
-  struct dir_tcp *r = &f->tcp[!dir];
+  struct dir_tcp *s = &tc->dir[dir];
+  struct dir_tcp *r = &tc->dir[!dir];
   if (fl & TH_ACK) {
     int pure = d->payload_len == 0 && !(fl & (TH_SYN | TH_FIN | TH_RST));
     if (pure && s->ack_valid && d->tcp_ack == s->last_ack && d->tcp_win == s->last_win && s->next_seq == d->tcp_seq) {
@@ -416,24 +507,26 @@ static void tcp_track(struct fl_table *t, struct flow *f, int dir, const struct 
   }
   /* A keep-alive (one byte at next_seq-1) is neither. */
   if (d->payload_len <= 1 && delta == -1 && !(fl & (TH_SYN | TH_FIN))) return;
-  if (d->payload_len > 0 && r->dup_acks >= 2 && r->last_ack == d->tcp_seq && ts - r->last_dup_ack_us < 20000) {
-    f->retx[dir]++; /* fast retransmission */
+  uint16_t *retx = &tc->retx[dir], *ooo = &tc->ooo[dir];
+  if (d->payload_len > 0 && r->dup_acks >= 2 && r->last_ack == d->tcp_seq && (uint32_t)(ts - r->last_dup_ack_us) < 20000) {
+    if (*retx < UINT16_MAX) (*retx)++; /* fast retransmission */
   } else {
-    uint64_t rtt = f->synack_us && f->syn_us && f->ack_us ? f->ack_us - f->syn_us : 0;
-    uint64_t thresh = rtt ? rtt : 3000;
-    if (d->payload_len > 0 && ts - s->last_seg_us < thresh && end != s->next_seq) f->ooo[dir]++;
-    else f->retx[dir]++;
+    uint32_t rtt = tc->synack_us && tc->syn_us && tc->ack_us ? tc->ack_us - tc->syn_us : 0;
+    uint32_t thresh = rtt ? rtt : 3000;
+    if (d->payload_len > 0 && (uint32_t)(ts - s->last_seg_us) < thresh && end != s->next_seq) {
+      if (*ooo < UINT16_MAX) (*ooo)++;
+    } else if (*retx < UINT16_MAX) {
+      (*retx)++;
+    }
   }
   if ((int32_t)(end - s->next_seq) > 0) s->next_seq = end;
-  (void)t;
 }
 
 static uint32_t create_flow(struct fl_table *t, uint32_t hash, const struct fl_decoded *d, const uint8_t *a,
                             const uint8_t *b, uint16_t pa, uint16_t pb, int src_is_a, uint64_t ts) {
   if (t->free_head == NIL && t->fresh == t->cfg.max_flows) {
     /* Full: evict the flow idle the longest, counted, so a flood cannot wedge the table. */
-    uint32_t victim = t->head[L_IDLE];
-    end_flow(t, victim, FL_END_EVICTED);
+    end_flow(t, t->idle_head, FL_END_EVICTED);
     t->stats.flows_evicted++;
   }
   uint32_t i;
@@ -453,19 +546,19 @@ static uint32_t create_flow(struct fl_table *t, uint32_t hash, const struct fl_d
   f->proto = d->proto;
   f->ipver = d->ip_version;
   f->vlan = d->vlan;
-  f->hash = hash;
-  f->src_is_a = (uint8_t)src_is_a;
+  f->src_is_a = (unsigned)src_is_a & 1u;
   f->tunnel = d->tunnel;
-  f->first_us = f->last_us = f->active_start_us = ts;
-  if (d->proto == 1 || d->proto == 58) f->icmp_typecode = d->dport;
+  f->first_us = ts;
+  f->in_use = 1;
+  if (d->proto == 1 || d->proto == 58) f->first.typecode = d->dport;
   f->chain = t->buckets[hash & t->mask];
   t->buckets[hash & t->mask] = i;
-  t->gen[i] = ++t->serial;
-  list_push(t, L_IDLE, i);
-  list_push(t, L_ACTIVE, i);
+  if (++t->serial == 0) t->serial = 1;
+  t->gen[i] = t->serial;
+  idle_push(t, i);
   if (t->dpi) {
-    f->ndpi = fl_dpi_acquire(t->dpi);
-    f->dpi_state = f->ndpi ? 0 : 2;
+    f->dpi.ndpi = fl_dpi_acquire(t->dpi);
+    f->dpi_state = f->dpi.ndpi ? 0 : 2;
   } else {
     f->dpi_state = 2;
   }
@@ -476,14 +569,17 @@ static uint32_t create_flow(struct fl_table *t, uint32_t hash, const struct fl_d
 
 static void account(struct fl_table *t, uint32_t i, int dir, const struct fl_decoded *d, const struct fl_packet *p) {
   struct flow *f = &t->pool[i];
-  uint64_t ts = p->ts_us;
   f->pkts[dir]++;
   f->bytes[dir] += d->ip_len;
-  f->wire[dir] += p->wirelen;
-  if (ts > f->last_us) f->last_us = ts;
+  uint64_t extra = (uint64_t)f->l2_extra[dir] + (p->wirelen > d->ip_len ? p->wirelen - d->ip_len : 0);
+  f->l2_extra[dir] = extra > UINT32_MAX ? UINT32_MAX : (uint32_t)extra;
+  uint32_t ms = ms_since(f, p->ts_us);
+  if (ms > f->last_ms) f->last_ms = ms;
   if (!f->ifindex) f->ifindex = p->ifindex;
-  list_remove(t, L_IDLE, i);
-  list_push(t, L_IDLE, i);
+  if (t->idle_tail != i) {
+    idle_remove(t, i);
+    idle_push(t, i);
+  }
 }
 
 void fl_table_packet(struct fl_table *t, const struct fl_packet *p) {
@@ -528,12 +624,12 @@ void fl_table_packet(struct fl_table *t, const struct fl_packet *p) {
   uint16_t pa, pb;
   int pkt_from_a = canonical(&d, ks, kd, &a, &b, &pa, &pb);
   int len = d.ip_version == 4 ? 4 : 16;
-  uint32_t hash = key_hash(a, b, pa, pb, d.proto, d.vlan, len) ^ (uint32_t)d.ip_version;
+  uint32_t hash = key_hash(a, b, pa, pb, d.proto, d.vlan, len);
   uint32_t i = t->buckets[hash & t->mask];
   while (i != NIL) {
     struct flow *f = &t->pool[i];
-    if (f->hash == hash && f->pa == pa && f->pb == pb && f->proto == d.proto && f->vlan == d.vlan &&
-        f->ipver == d.ip_version && !memcmp(f->a, a, (size_t)len) && !memcmp(f->b, b, (size_t)len))
+    if (f->pa == pa && f->pb == pb && f->proto == d.proto && f->vlan == d.vlan && f->ipver == d.ip_version &&
+        !memcmp(f->a, a, (size_t)len) && !memcmp(f->b, b, (size_t)len))
       break;
     i = f->chain;
   }
@@ -543,43 +639,70 @@ void fl_table_packet(struct fl_table *t, const struct fl_packet *p) {
     end_flow(t, i, t->pool[i].end_reason);
     i = NIL;
   }
+  if (i != NIL && t->cfg.active_timeout_us) {
+    struct flow *f = &t->pool[i];
+    uint32_t active_ms = (uint32_t)(t->cfg.active_timeout_us / 1000u);
+    /* Active timeout, checked as packets arrive; counters are also exported before they could
+     * wrap. */
+    if (ms_since(f, p->ts_us) - f->active_ms >= active_ms || f->pkts[0] > 0xf0000000u || f->pkts[1] > 0xf0000000u)
+      restart_flow(t, i, p->ts_us);
+  } else if (i != NIL && (t->pool[i].pkts[0] > 0xf0000000u || t->pool[i].pkts[1] > 0xf0000000u)) {
+    restart_flow(t, i, p->ts_us);
+  }
   if (i == NIL) {
     /* The initiator: the SYN sender; a SYN-ACK first means we missed the SYN, so its receiver
      * initiated; otherwise whoever sent this first packet. */
     int src_is_a = pkt_from_a;
     if (d.proto == 6 && (d.tcp_flags & (TH_SYN | TH_ACK)) == (TH_SYN | TH_ACK)) src_is_a = !pkt_from_a;
     i = create_flow(t, hash, &d, a, b, pa, pb, src_is_a, p->ts_us);
+    struct flow *nf = &t->pool[i];
+    if (is_syn) nf->syn_first = 1;
+    if (d.proto == 6 && d.has_l4) {
+      uint32_t seglen = d.payload_len + ((d.tcp_flags & TH_SYN) ? 1u : 0u) + ((d.tcp_flags & TH_FIN) ? 1u : 0u);
+      if (seglen > 0 && !(d.tcp_flags & TH_RST)) {
+        nf->first.seq_end = d.tcp_seq + seglen;
+        nf->first_seq = 1;
+        nf->first_dir = (pkt_from_a == (int)nf->src_is_a) ? 0u : 1u;
+      }
+    }
   }
   struct flow *f = &t->pool[i];
-  int dir = (pkt_from_a == f->src_is_a) ? 0 : 1;
+  int dir = (pkt_from_a == (int)f->src_is_a) ? 0 : 1;
   account(t, i, dir, &d, p);
   if (d.is_fragment && d.more_fragments) frag_remember(t, &d, i);
 
   if (d.proto == 6 && d.has_l4) {
     f->flags[dir] |= d.tcp_flags;
-    tcp_track(t, f, dir, &d, p->ts_us);
+    /* The first packet of a flow needs no sequence state; a SYN's time is the flow's start. */
+    if (!f->tcp && (f->pkts[0] + f->pkts[1] > 1)) {
+      f->tcp = tcp_state_get(t);
+      /* Replay what the first packet taught: a SYN's time, and where its sequence ended, so
+       * that a repeat of it counts as a retransmission as tshark counts it. */
+      if (f->tcp && f->syn_first) f->tcp->syn_us = (uint32_t)f->first_us ? (uint32_t)f->first_us : 1; /* 0: not seen */
+      if (f->tcp && f->first_seq) {
+        struct dir_tcp *fd = &f->tcp->dir[f->first_dir];
+        fd->next_seq = f->first.seq_end;
+        fd->last_seg_us = (uint32_t)f->first_us;
+        fd->seq_valid = 1;
+      }
+    }
+    if (f->tcp) tcp_track(f->tcp, dir, &d, (uint32_t)p->ts_us);
     if (d.tcp_flags & TH_RST) {
-      if (!f->closing) {
-        f->closing = 1;
-        f->end_reason = FL_END_RST;
-        f->close_us = p->ts_us;
-        list_push(t, L_CLOSING, i);
-      }
+      if (!f->closing) start_closing(t, i, FL_END_RST, p->ts_us);
     } else if (d.tcp_flags & TH_FIN) {
-      f->fin_seen[dir] = 1;
-      if (f->fin_seen[0] && f->fin_seen[1] && !f->closing) {
-        f->closing = 1;
-        f->end_reason = FL_END_FIN;
-        f->close_us = p->ts_us;
-        list_push(t, L_CLOSING, i);
-      }
+      if (dir == 0) f->fin0 = 1;
+      else f->fin1 = 1;
+      if (f->fin0 && f->fin1 && !f->closing) start_closing(t, i, FL_END_FIN, p->ts_us);
     }
   }
 
-  if (f->dpi_state == 0 && f->ndpi) {
-    uint64_t n = f->pkts[0] + f->pkts[1];
-    if (fl_dpi_packet(t->dpi, f->ndpi, d.l3, d.l3_caplen, p->ts_us / 1000, d.proto, n, &f->dpi)) {
-      f->ndpi = NULL;
+  if (f->dpi_state == 0 && f->dpi.ndpi) {
+    uint64_t n = (uint64_t)f->pkts[0] + f->pkts[1];
+    struct fl_dpi_result res;
+    if (fl_dpi_packet(t->dpi, f->dpi.ndpi, d.l3, d.l3_caplen, p->ts_us / 1000, d.proto, n, &res)) {
+      f->dpi.meta = res.meta;
+      f->master = res.master, f->app = res.app, f->category = res.category;
+      f->risks = res.risks, f->dns_rcode = res.dns_rcode, f->guessed = res.guessed;
       f->dpi_state = 1;
     }
   }

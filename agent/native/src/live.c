@@ -118,9 +118,12 @@ static void *worker_main(void *arg) {
 }
 
 static void free_batch(napi_env env, void *data, void *hint) {
-  (void)env;
   (void)data;
-  free(hint);
+  struct fl_batch *b = hint;
+  int64_t ignored;
+  /* Tell V8 the memory is gone, as we told it when the buffer was made. */
+  if (env) napi_adjust_external_memory(env, -(int64_t)((size_t)b->count * sizeof(struct fl_flow_out)), &ignored);
+  free(b);
 }
 
 static void live_free(napi_env env, struct live *l) {
@@ -212,7 +215,11 @@ static void call_js(napi_env env, napi_value js_cb, void *context, void *data) {
     struct fl_batch *b = m->batch;
     size_t bytes = (size_t)b->count * sizeof(struct fl_flow_out);
     napi_value ab;
-    if (napi_create_external_arraybuffer(env, b->recs, bytes, free_batch, b, &ab) != napi_ok) {
+    int64_t ignored;
+    /* External memory V8 does not know about would never trigger a collection: say it. */
+    if (napi_create_external_arraybuffer(env, b->recs, bytes, free_batch, b, &ab) == napi_ok) {
+      napi_adjust_external_memory(env, (int64_t)bytes, &ignored);
+    } else {
       void *dst;
       napi_create_arraybuffer(env, bytes, &dst, &ab);
       memcpy(dst, b->recs, bytes);
@@ -321,7 +328,7 @@ napi_value fl_live_start(napi_env env, napi_callback_info info) {
   char bpf[4096];
   int bad = get_u32(env, opts, "idleTimeoutMs", 30000, &idle_ms) | get_u32(env, opts, "activeTimeoutMs", 300000, &active_ms) |
             get_u32(env, opts, "lingerMs", 2000, &linger_ms) | get_u32(env, opts, "maxFlows", 1000000, &l->tcfg.max_flows) |
-            get_u32(env, opts, "sampling", 1, &sampling) | get_u32(env, opts, "batchSize", 1024, &l->batch_size) |
+            get_u32(env, opts, "sampling", 1, &sampling) | get_u32(env, opts, "batchSize", 256, &l->batch_size) |
             get_u32(env, opts, "workers", 1, &workers) | get_u32(env, opts, "blockSize", 0, &block_size) |
             get_u32(env, opts, "blockCount", 0, &block_count) | get_u32(env, opts, "blockTimeoutMs", 0, &block_tov) |
             get_u32(env, opts, "snaplen", 0, &snaplen) | get_string(env, opts, "bpf", bpf, sizeof(bpf));
