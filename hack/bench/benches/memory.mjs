@@ -37,7 +37,7 @@ export default {
       "-p",
       "/tmp/flowlens-bench-softflowd.pid",
       "-c",
-      "/tmp/flowlens-bench-softflowd.ctl",
+      "none",
     ],
   }),
 };

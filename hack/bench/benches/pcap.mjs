@@ -16,7 +16,8 @@ const setup = () => {
 };
 const softflowd = ({ capture }) => ({
   cmd: "softflowd",
-  // Foreground, IPv6 too, room for every flow; its NetFlow goes to the discard port on loopback.
+  // Foreground, IPv6 too, room for every flow, no control socket (with one, softflowd 1.1.0
+  // waits on it forever after reading a file); NetFlow goes to the discard port on loopback.
   args: [
     "-r",
     capture,
@@ -29,7 +30,7 @@ const softflowd = ({ capture }) => ({
     "-p",
     "/tmp/flowlens-bench-softflowd.pid",
     "-c",
-    "/tmp/flowlens-bench-softflowd.ctl",
+    "none",
   ],
 });
 const ndpiReader = ({ capture }) => ({ cmd: "ndpiReader", args: ["-q", "-i", capture, "-v", "0"] });
