@@ -13,7 +13,6 @@ const END_REASONS: Record<number, EndReasonName> = {
   6: "evicted",
 };
 export const TUNNELS = ["", "gre", "vxlan", "ipip", "gtp", "teredo", "geneve"] as const;
-const ABSENT = 0xffffffffffffffffn;
 const NO_RCODE = 0xff;
 
 /** A flow record plus what the engine knows beyond the record (for tests and peers). */
@@ -26,103 +25,210 @@ export interface EngineFlow extends FlowRecord {
 
 const decoder = new TextDecoder();
 
+/** Field offsets resolved once per decoder, so decoding a record does no name lookups. */
+interface Offsets {
+  src: number;
+  dst: number;
+  firstUs: number;
+  lastUs: number;
+  s2dPkts: number;
+  s2dBytes: number;
+  d2sPkts: number;
+  d2sBytes: number;
+  s2dWire: number;
+  d2sWire: number;
+  cliNwLatUs: number;
+  srvNwLatUs: number;
+  applLatUs: number;
+  risks: number;
+  s2dRetx: number;
+  d2sRetx: number;
+  s2dOoo: number;
+  d2sOoo: number;
+  sampling: number;
+  sport: number;
+  dport: number;
+  vlan: number;
+  proto: number;
+  ipVersion: number;
+  s2dFlags: number;
+  d2sFlags: number;
+  endReason: number;
+  tunnel: number;
+  dnsRcode: number;
+  dpiDone: number;
+  l7: number;
+  category: number;
+  host: number;
+  url: number;
+  userAgent: number;
+  sni: number;
+  dnsQuery: number;
+  ja3c: number;
+  communityId: number;
+}
+
 export class BatchDecoder {
-  private readonly o: Record<string, number>;
+  private readonly o: Offsets;
   private readonly size: number;
 
   constructor(
     layout: FlowLayout,
     private readonly riskNames: string[],
   ) {
-    this.o = layout.offsets;
-    this.size = layout.size;
-    for (const f of ["src", "dst", "l7", "communityId", "sni"]) {
-      if (this.o[f] === undefined) throw new Error(`native flow layout lacks field ${f}`);
+    const want: (keyof Offsets)[] = [
+      "src",
+      "dst",
+      "firstUs",
+      "lastUs",
+      "s2dPkts",
+      "s2dBytes",
+      "d2sPkts",
+      "d2sBytes",
+      "s2dWire",
+      "d2sWire",
+      "cliNwLatUs",
+      "srvNwLatUs",
+      "applLatUs",
+      "risks",
+      "s2dRetx",
+      "d2sRetx",
+      "s2dOoo",
+      "d2sOoo",
+      "sampling",
+      "sport",
+      "dport",
+      "vlan",
+      "proto",
+      "ipVersion",
+      "s2dFlags",
+      "d2sFlags",
+      "endReason",
+      "tunnel",
+      "dnsRcode",
+      "dpiDone",
+      "l7",
+      "category",
+      "host",
+      "url",
+      "userAgent",
+      "sni",
+      "dnsQuery",
+      "ja3c",
+      "communityId",
+    ];
+    const o: Partial<Offsets> = {};
+    for (const f of want) {
+      const off = layout.offsets[f];
+      if (off === undefined) throw new Error(`native flow layout lacks field ${f}`);
+      o[f] = off;
     }
-  }
-
-  private off(name: string): number {
-    return this.o[name] as number;
-  }
-
-  private str(bytes: Uint8Array, base: number, name: string, cap: number): string {
-    const start = base + this.off(name);
-    let end = start;
-    while (end < start + cap && bytes[end] !== 0) end++;
-    return end === start ? "" : decoder.decode(bytes.subarray(start, end));
+    this.o = o as Offsets;
+    this.size = layout.size;
   }
 
   decode(buffer: ArrayBuffer, count: number, out: EngineFlow[] = []): EngineFlow[] {
     const view = new DataView(buffer);
     const bytes = new Uint8Array(buffer);
-    const u64 = (base: number, name: string) => Number(view.getBigUint64(base + this.off(name), true));
-    const u32 = (base: number, name: string) => view.getUint32(base + this.off(name), true);
-    const u16 = (base: number, name: string) => view.getUint16(base + this.off(name), true);
-    const u8 = (base: number, name: string) => view.getUint8(base + this.off(name));
+    const o = this.o;
+    // A NUL-terminated string field of at most `cap` bytes; "" costs one byte read.
+    const str = (at: number, cap: number): string => {
+      if (bytes[at] === 0) return "";
+      let end = at;
+      const stop = at + cap;
+      while (end < stop && bytes[end] !== 0) end++;
+      return decoder.decode(bytes.subarray(at, end));
+    };
+    const u64 = (at: number) => view.getUint32(at, true) + view.getUint32(at + 4, true) * 4294967296;
     for (let i = 0; i < count; i++) {
       const b = i * this.size;
-      const v4 = u8(b, "ipVersion") === 4;
+      const v4 = view.getUint8(b + o.ipVersion) === 4;
       const fmt = v4 ? formatIPv4 : formatIPv6;
+      const dpi = view.getUint8(b + o.dpiDone) !== 0;
       const rec: EngineFlow = {
-        srcAddr: fmt(bytes, b + this.off("src")),
-        srcPort: u16(b, "sport"),
-        dstAddr: fmt(bytes, b + this.off("dst")),
-        dstPort: u16(b, "dport"),
-        proto: u8(b, "proto"),
+        srcAddr: fmt(bytes, b + o.src),
+        srcPort: view.getUint16(b + o.sport, true),
+        dstAddr: fmt(bytes, b + o.dst),
+        dstPort: view.getUint16(b + o.dport, true),
+        proto: view.getUint8(b + o.proto),
         ipVersion: v4 ? 4 : 6,
-        vlan: u16(b, "vlan"),
-        firstSeenMs: Math.floor(u64(b, "firstUs") / 1000),
-        lastSeenMs: Math.floor(u64(b, "lastUs") / 1000),
-        srcToDstPackets: u64(b, "s2dPkts"),
-        srcToDstBytes: u64(b, "s2dBytes"),
-        dstToSrcPackets: u64(b, "d2sPkts"),
-        dstToSrcBytes: u64(b, "d2sBytes"),
-        srcTcpFlags: u8(b, "s2dFlags"),
-        dstTcpFlags: u8(b, "d2sFlags"),
-        l7: u8(b, "dpiDone") ? this.str(bytes, b, "l7", 48) || "Unknown" : "Unknown",
-        l7Category: u8(b, "dpiDone") ? this.str(bytes, b, "category", 32) || "Unspecified" : "Unspecified",
-        srcRetransmits: u32(b, "s2dRetx"),
-        dstRetransmits: u32(b, "d2sRetx"),
-        srcOutOfOrder: u32(b, "s2dOoo"),
-        dstOutOfOrder: u32(b, "d2sOoo"),
-        endReason: END_REASONS[u8(b, "endReason")] ?? "idle",
-        communityId: this.str(bytes, b, "communityId", 32),
-        wireBytes: { srcToDst: u64(b, "s2dWire"), dstToSrc: u64(b, "d2sWire") },
-        tunnel: TUNNELS[u8(b, "tunnel")] ?? "",
+        vlan: view.getUint16(b + o.vlan, true),
+        firstSeenMs: Math.floor(u64(b + o.firstUs) / 1000),
+        lastSeenMs: Math.floor(u64(b + o.lastUs) / 1000),
+        srcToDstPackets: u64(b + o.s2dPkts),
+        srcToDstBytes: u64(b + o.s2dBytes),
+        dstToSrcPackets: u64(b + o.d2sPkts),
+        dstToSrcBytes: u64(b + o.d2sBytes),
+        srcTcpFlags: view.getUint8(b + o.s2dFlags),
+        dstTcpFlags: view.getUint8(b + o.d2sFlags),
+        l7: (dpi && str(b + o.l7, 48)) || "Unknown",
+        l7Category: (dpi && str(b + o.category, 32)) || "Unspecified",
+        srcRetransmits: view.getUint32(b + o.s2dRetx, true),
+        dstRetransmits: view.getUint32(b + o.d2sRetx, true),
+        srcOutOfOrder: view.getUint32(b + o.s2dOoo, true),
+        dstOutOfOrder: view.getUint32(b + o.d2sOoo, true),
+        endReason: END_REASONS[view.getUint8(b + o.endReason)] ?? "idle",
+        communityId: str(b + o.communityId, 32),
+        wireBytes: { srcToDst: u64(b + o.s2dWire), dstToSrc: u64(b + o.d2sWire) },
+        tunnel: TUNNELS[view.getUint8(b + o.tunnel)] ?? "",
       };
-      const sampling = u32(b, "sampling");
+      const sampling = view.getUint32(b + o.sampling, true);
       if (sampling > 1) rec.samplingRate = sampling;
-      for (const [field, name] of [
-        ["clientNwLatencyUs", "cliNwLatUs"],
-        ["serverNwLatencyUs", "srvNwLatUs"],
-        ["applLatencyUs", "applLatUs"],
-      ] as const) {
-        const raw = view.getBigUint64(b + this.off(name), true);
-        if (raw !== ABSENT) rec[field] = Number(raw);
+      // Latencies: all-ones means not measured.
+      if (view.getUint32(b + o.cliNwLatUs + 4, true) !== 0xffffffff) rec.clientNwLatencyUs = u64(b + o.cliNwLatUs);
+      if (view.getUint32(b + o.srvNwLatUs + 4, true) !== 0xffffffff) rec.serverNwLatencyUs = u64(b + o.srvNwLatUs);
+      if (view.getUint32(b + o.applLatUs + 4, true) !== 0xffffffff) rec.applLatencyUs = u64(b + o.applLatUs);
+      if (dpi) {
+        const info: FlowInfoRecord = {};
+        let any = false;
+        const host = str(b + o.host, 128);
+        if (host) {
+          info.host = host;
+          any = true;
+        }
+        const url = str(b + o.url, 256);
+        if (url) {
+          info.url = url;
+          any = true;
+        }
+        const ua = str(b + o.userAgent, 192);
+        if (ua) {
+          info.userAgent = ua;
+          any = true;
+        }
+        const sni = str(b + o.sni, 128);
+        if (sni) {
+          info.sni = sni;
+          any = true;
+        }
+        const q = str(b + o.dnsQuery, 128);
+        if (q) {
+          info.dnsQuery = q;
+          any = true;
+        }
+        const rcode = view.getUint8(b + o.dnsRcode);
+        if (rcode !== NO_RCODE) {
+          info.dnsRcode = rcode;
+          any = true;
+        }
+        const ja3 = str(b + o.ja3c, 36);
+        if (ja3) {
+          info.ja3c = ja3;
+          any = true;
+        }
+        const lo = view.getUint32(b + o.risks, true);
+        const hi = view.getUint32(b + o.risks + 4, true);
+        if (lo !== 0 || hi !== 0) {
+          const names: string[] = [];
+          for (let bit = 1; bit < 64; bit++) {
+            const set = bit < 32 ? (lo >>> bit) & 1 : (hi >>> (bit - 32)) & 1;
+            if (set) names.push(this.riskNames[bit] || `risk${bit}`);
+          }
+          info.risks = names;
+          any = true;
+        }
+        if (any) rec.info = info;
       }
-      const info: FlowInfoRecord = {};
-      const host = this.str(bytes, b, "host", 128);
-      if (host) info.host = host;
-      const url = this.str(bytes, b, "url", 256);
-      if (url) info.url = url;
-      const ua = this.str(bytes, b, "userAgent", 192);
-      if (ua) info.userAgent = ua;
-      const sni = this.str(bytes, b, "sni", 128);
-      if (sni) info.sni = sni;
-      const q = this.str(bytes, b, "dnsQuery", 128);
-      if (q) info.dnsQuery = q;
-      const rcode = u8(b, "dnsRcode");
-      if (rcode !== NO_RCODE) info.dnsRcode = rcode;
-      const ja3 = this.str(bytes, b, "ja3c", 36);
-      if (ja3) info.ja3c = ja3;
-      const risks = view.getBigUint64(b + this.off("risks"), true);
-      if (risks !== 0n) {
-        const names: string[] = [];
-        for (let bit = 1; bit < 64; bit++)
-          if ((risks >> BigInt(bit)) & 1n) names.push(this.riskNames[bit] || `risk${bit}`);
-        info.risks = names;
-      }
-      if (Object.keys(info).length > 0) rec.info = info;
       out.push(rec);
     }
     return out;
