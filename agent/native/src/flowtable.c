@@ -41,7 +41,7 @@ struct tcp_state {
   struct tcp_state *next_free;
 };
 
-/* One flow: 148 bytes, so that a million fit in the agent's memory budget. */
+/* One flow: 152 bytes, so that a million fit in the agent's memory budget. */
 struct flow {
   uint32_t chain;              /* next flow in the same bucket */
   uint32_t idle_prev, idle_next; /* least recently seen first */
@@ -57,7 +57,8 @@ struct flow {
   uint8_t flags[2];            /* index 0 = initiator (src) -> responder (dst) */
   uint8_t src_is_a : 1, fin0 : 1, fin1 : 1, closing : 1, in_use : 1, syn_first : 1, first_dir : 1, first_seq : 1;
   uint8_t dpi_state : 2;       /* 0 running, 1 done, 2 none (pool exhausted or DPI off) */
-  uint8_t tunnel, end_reason, dns_rcode;
+  uint8_t tunnel, end_reason, dns_rcode, guessed;
+  uint16_t category;
   uint32_t ifindex;
   uint32_t active_ms;          /* start of the current active-timeout window, ms after first_us */
   uint32_t pkts[2];            /* an active export is forced before these could wrap */
@@ -68,8 +69,8 @@ struct flow {
     char *meta;                    /* after: host, url, user agent, sni, dns query, ja3 */
   } dpi;
   uint64_t risks;
-  uint16_t master, app, category;
-  uint8_t guessed, pad;
+  uint16_t master, app;
+  uint32_t serial; /* creation serial (0 = free slot), so stale references are recognised */
   struct tcp_state *tcp;
 };
 
@@ -92,7 +93,6 @@ struct fl_table {
   void *emit_ctx;
   struct fl_dpi *dpi;
   struct flow *pool;
-  uint32_t *gen;      /* per pool slot: serial of the flow living there (0 = free) */
   uint32_t *buckets;
   uint32_t mask;
   uint32_t free_head; /* released flows chained through .chain */
@@ -190,11 +190,10 @@ struct fl_table *fl_table_new(const struct fl_table_config *cfg, fl_emit_fn emit
   while (nb < t->cfg.max_flows) nb <<= 1; /* load factor <= 1 */
   t->mask = nb - 1;
   t->pool = calloc(t->cfg.max_flows, sizeof(*t->pool));
-  t->gen = calloc(t->cfg.max_flows, sizeof(*t->gen));
   t->buckets = malloc(sizeof(*t->buckets) * nb);
   t->frags = calloc(FRAG_SLOTS, sizeof(*t->frags));
   t->closing = calloc(CLOSING_SLOTS, sizeof(*t->closing));
-  if (!t->pool || !t->gen || !t->buckets || !t->frags || !t->closing) {
+  if (!t->pool || !t->buckets || !t->frags || !t->closing) {
     fl_table_free(t);
     return NULL;
   }
@@ -243,7 +242,6 @@ void fl_table_free(struct fl_table *t) {
   }
   fl_dpi_free(t->dpi);
   free(t->pool);
-  free(t->gen);
   free(t->buckets);
   free(t->frags);
   free(t->closing);
@@ -342,7 +340,7 @@ static void remove_flow(struct fl_table *t, uint32_t i) {
   f->in_use = 0;
   f->chain = t->free_head;
   t->free_head = i;
-  t->gen[i] = 0;
+  f->serial = 0;
   t->stats.flows_active--;
 }
 
@@ -372,11 +370,11 @@ static void closing_push(struct fl_table *t, uint32_t i) {
     struct closing_slot c = t->closing[t->closing_head];
     t->closing_head = (t->closing_head + 1) % CLOSING_SLOTS;
     t->closing_count--;
-    if (t->gen[c.flow] == c.gen) end_flow(t, c.flow, t->pool[c.flow].end_reason);
+    if (t->pool[c.flow].serial == c.gen) end_flow(t, c.flow, t->pool[c.flow].end_reason);
   }
   uint32_t at = (t->closing_head + t->closing_count) % CLOSING_SLOTS;
   t->closing[at].flow = i;
-  t->closing[at].gen = t->gen[i];
+  t->closing[at].gen = t->pool[i].serial;
   t->closing_count++;
 }
 
@@ -395,7 +393,7 @@ void fl_table_expire(struct fl_table *t, uint64_t now_us) {
   /* Lingering flows leave in the order they closed; the linger runs from their last packet. */
   while (t->closing_count > 0) {
     struct closing_slot c = t->closing[t->closing_head];
-    if (t->gen[c.flow] == c.gen && t->pool[c.flow].closing) {
+    if (t->pool[c.flow].serial == c.gen && t->pool[c.flow].closing) {
       if (last_ms_abs(&t->pool[c.flow]) + linger_ms > now_ms) break;
       end_flow(t, c.flow, t->pool[c.flow].end_reason);
     }
@@ -432,7 +430,7 @@ static void frag_remember(struct fl_table *t, const struct fl_decoded *d, uint32
   s->proto = d->proto;
   s->ipver = d->ip_version;
   s->flow = flow;
-  s->flow_gen = t->gen[flow];
+  s->flow_gen = t->pool[flow].serial;
   s->seen_us = t->now_us;
   s->used = 1;
 }
@@ -441,7 +439,7 @@ static uint32_t frag_lookup(struct fl_table *t, const struct fl_decoded *d) {
   struct frag_slot *s = &t->frags[frag_slot(d)];
   if (!s->used || s->id != d->frag_id || s->proto != d->proto || s->ipver != d->ip_version ||
       memcmp(s->src, d->src, 16) || memcmp(s->dst, d->dst, 16) || s->seen_us + FRAG_TTL_US < t->now_us ||
-      t->gen[s->flow] != s->flow_gen)
+      t->pool[s->flow].serial != s->flow_gen)
     return NIL;
   s->seen_us = t->now_us;
   return s->flow;
@@ -554,7 +552,7 @@ static uint32_t create_flow(struct fl_table *t, uint32_t hash, const struct fl_d
   f->chain = t->buckets[hash & t->mask];
   t->buckets[hash & t->mask] = i;
   if (++t->serial == 0) t->serial = 1;
-  t->gen[i] = t->serial;
+  f->serial = t->serial;
   idle_push(t, i);
   if (t->dpi) {
     f->dpi.ndpi = fl_dpi_acquire(t->dpi);
