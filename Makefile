@@ -11,7 +11,7 @@ endif
 NODE_TEST_DIRS := contracts/dist testkit/dist agent/dist aggregator/dist operator/dist cli/dist e2e/dist hack/bench
 FLOWLENS := node cli/dist/main.js
 
-.PHONY: help setup deps-system deps-node tools build native native-test fuzz gen check-gen lint test test-unit up bench clean
+.PHONY: help setup deps-system deps-node tools build native native-test fuzz bench-live gen check-gen lint test test-unit up bench clean
 
 NATIVE := agent/native/build/Release/flowlens_native.node
 NATIVE_SRC := $(wildcard agent/native/src/*.c agent/native/src/*.h) agent/native/binding.gyp
@@ -91,6 +91,11 @@ up: deps-system deps-node build
 
 bench: deps-system deps-node build
 	node hack/bench/run.mjs
+	node hack/bench/live-drops.mjs
+
+# Live capture under load only (root: it makes network namespaces).
+bench-live: deps-system deps-node build
+	node hack/bench/live-drops.mjs
 
 clean:
 	rm -rf */dist node_modules/.flowlens-stamp
