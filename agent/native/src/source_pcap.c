@@ -181,8 +181,19 @@ int fl_pcap_linktype(const struct fl_pcap *s) { return s->linktype; }
 static int run_mapped(struct fl_pcap *s, fl_pcap_packet_fn cb, void *ctx, volatile int *stop, char *err, size_t errlen) {
   struct fl_packet pkt = {.linktype = s->linktype, .ifindex = 0};
   size_t off = 24;
+  size_t released = 0; /* mapped bytes already handed back */
+  const size_t page = (size_t)sysconf(_SC_PAGESIZE), step = (size_t)2 << 20;
   uint32_t n = 0;
   while (off < s->map_len) {
+    if (off - released >= step) {
+      /* Pages behind the cursor are done with: drop them so a large file does not count
+       * against the process's memory (RSS) as it is read. */
+      size_t upto = (off - 65536) & ~(page - 1);
+      if (upto > released) {
+        madvise((void *)(s->map + released), upto - released, MADV_DONTNEED);
+        released = upto;
+      }
+    }
     if ((++n & 0xfff) == 0 && stop && *stop) return 0;
     if (s->map_len - off < 16) {
       snprintf(err, errlen, "%s: truncated dump file; tried to read 16 header bytes, only got %zu", s->path, s->map_len - off);
