@@ -4,6 +4,7 @@
       "target_name": "flowlens_native",
       "sources": [
         "src/addon.c",
+        "src/batch.c",
         "src/community_id.c",
         "src/decode.c",
         "src/dpi.c",

@@ -20,6 +20,7 @@ for (const f of readdirSync(dir)
   .filter((f) => f.endsWith(".mjs"))
   .sort()) {
   const mod = await import(pathToFileURL(join(dir, f)).href);
+  if (mod.default === undefined) continue; // shared helpers (peers.mjs), not a benchmark
   all.push(...(Array.isArray(mod.default) ? mod.default : [mod.default]));
 }
 const chosen = names.length ? all.filter((b) => names.includes(b.name)) : all;

@@ -54,15 +54,6 @@ struct job {
 
 /* ---- worker thread ---- */
 
-static struct fl_batch *batch_new(uint32_t cap) {
-  struct fl_batch *b = malloc(sizeof(*b) + (size_t)cap * sizeof(struct fl_flow_out));
-  if (b) {
-    b->count = 0;
-    b->cap = cap;
-  }
-  return b;
-}
-
 static void send_batch(struct job *j) {
   if (!j->cur || j->cur->count == 0) return;
   struct msg *m = malloc(sizeof(*m));
@@ -80,7 +71,7 @@ static void send_batch(struct job *j) {
 
 static void on_flow(void *ctx, const struct fl_flow_out *rec) {
   struct job *j = ctx;
-  if (!j->cur) j->cur = batch_new(j->batch_size);
+  if (!j->cur) j->cur = fl_batch_new(j->batch_size);
   if (!j->cur) return; /* out of memory: the flow is lost, and counted as exported anyway */
   j->cur->recs[j->cur->count++] = *rec;
   if (j->cur->count == j->cur->cap) send_batch(j);
@@ -139,15 +130,6 @@ static void *pcap_thread(void *arg) {
 
 /* ---- main thread ---- */
 
-static void free_batch(napi_env env, void *data, void *hint) {
-  (void)data;
-  struct fl_batch *b = hint;
-  int64_t ignored;
-  /* Tell V8 the memory is gone, as we told it when the buffer was made. */
-  if (env) napi_adjust_external_memory(env, -(int64_t)((size_t)b->count * sizeof(struct fl_flow_out)), &ignored);
-  free(b);
-}
-
 static napi_value make_stats(napi_env env, struct job *j) {
   napi_value o, v, errs;
   napi_create_object(env, &o);
@@ -198,23 +180,8 @@ static void call_js(napi_env env, napi_value js_cb, void *context, void *data) {
   napi_value global, fn, args[2], result;
   napi_get_global(env, &global);
   if (m->kind == MSG_BATCH) {
-    struct fl_batch *b = m->batch;
-    size_t bytes = (size_t)b->count * sizeof(struct fl_flow_out);
-    napi_value ab;
-    /* The batch memory becomes the ArrayBuffer's: no copy; the hint is the allocation, freed
-     * when JS collects the buffer. */
-    int64_t ignored;
-    /* External memory V8 does not know about would never trigger a collection: say it. */
-    if (napi_create_external_arraybuffer(env, b->recs, bytes, free_batch, b, &ab) == napi_ok) {
-      napi_adjust_external_memory(env, (int64_t)bytes, &ignored);
-    } else {
-      void *dst;
-      napi_create_arraybuffer(env, bytes, &dst, &ab);
-      memcpy(dst, b->recs, bytes);
-      free(b);
-    }
-    napi_create_uint32(env, b->count, &args[1]);
-    args[0] = ab;
+    napi_create_uint32(env, m->batch->count, &args[1]); /* before the batch changes hands */
+    args[0] = fl_batch_to_arraybuffer(env, m->batch);
     napi_get_reference_value(env, j->on_batch, &fn);
     napi_call_function(env, global, fn, 2, args, &result);
   } else {

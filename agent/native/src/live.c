@@ -72,12 +72,8 @@ static void send_batch(struct worker *w) {
 
 static void on_flow(void *ctx, const struct fl_flow_out *rec) {
   struct worker *w = ctx;
-  if (!w->cur) {
-    w->cur = malloc(sizeof(struct fl_batch) + (size_t)w->live->batch_size * sizeof(struct fl_flow_out));
-    if (!w->cur) return;
-    w->cur->count = 0;
-    w->cur->cap = w->live->batch_size;
-  }
+  if (!w->cur) w->cur = fl_batch_new(w->live->batch_size);
+  if (!w->cur) return;
   w->cur->recs[w->cur->count++] = *rec;
   if (w->cur->count == w->cur->cap) send_batch(w);
 }
@@ -115,15 +111,6 @@ static void *worker_main(void *arg) {
   send_batch(w);
   publish(w);
   return NULL;
-}
-
-static void free_batch(napi_env env, void *data, void *hint) {
-  (void)data;
-  struct fl_batch *b = hint;
-  int64_t ignored;
-  /* Tell V8 the memory is gone, as we told it when the buffer was made. */
-  if (env) napi_adjust_external_memory(env, -(int64_t)((size_t)b->count * sizeof(struct fl_flow_out)), &ignored);
-  free(b);
 }
 
 static void live_free(napi_env env, struct live *l) {
@@ -212,21 +199,8 @@ static void call_js(napi_env env, napi_value js_cb, void *context, void *data) {
   napi_value global, fn, args[2], result;
   napi_get_global(env, &global);
   if (!m->done) {
-    struct fl_batch *b = m->batch;
-    size_t bytes = (size_t)b->count * sizeof(struct fl_flow_out);
-    napi_value ab;
-    int64_t ignored;
-    /* External memory V8 does not know about would never trigger a collection: say it. */
-    if (napi_create_external_arraybuffer(env, b->recs, bytes, free_batch, b, &ab) == napi_ok) {
-      napi_adjust_external_memory(env, (int64_t)bytes, &ignored);
-    } else {
-      void *dst;
-      napi_create_arraybuffer(env, bytes, &dst, &ab);
-      memcpy(dst, b->recs, bytes);
-      free(b);
-    }
-    args[0] = ab;
-    napi_create_uint32(env, b->count, &args[1]);
+    napi_create_uint32(env, m->batch->count, &args[1]); /* before the batch changes hands */
+    args[0] = fl_batch_to_arraybuffer(env, m->batch);
     napi_get_reference_value(env, l->on_batch, &fn);
     napi_call_function(env, global, fn, 2, args, &result);
   } else {

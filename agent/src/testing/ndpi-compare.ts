@@ -5,6 +5,16 @@ import { readPcap } from "../engine/pcap.js";
 import type { EngineFlow } from "../engine/records.js";
 import { compareFlows, type FlowComparison, type NdpiResult, runNdpiReader } from "./ndpi-reader.js";
 
+/** Adds `f`'s counters into `into`, aligning directions by the source address (and port). */
+function addInto(into: EngineFlow, f: EngineFlow, same: boolean): void {
+  into.srcToDstPackets += same ? f.srcToDstPackets : f.dstToSrcPackets;
+  into.dstToSrcPackets += same ? f.dstToSrcPackets : f.srcToDstPackets;
+  into.srcToDstBytes += same ? f.srcToDstBytes : f.dstToSrcBytes;
+  into.dstToSrcBytes += same ? f.dstToSrcBytes : f.srcToDstBytes;
+  into.wireBytes.srcToDst += same ? f.wireBytes.srcToDst : f.wireBytes.dstToSrc;
+  into.wireBytes.dstToSrc += same ? f.wireBytes.dstToSrc : f.wireBytes.srcToDst;
+}
+
 /**
  * ndpiReader keys ICMP flows by address pair alone, while we key them by type pair as Zeek and
  * the Community ID do (echo vs unreachable are different flows): sum ours per address pair
@@ -26,13 +36,7 @@ export function mergeIcmpByHostPair(flows: EngineFlow[]): EngineFlow[] {
       out.push(copy);
       continue;
     }
-    const same = seen.srcAddr === f.srcAddr;
-    seen.srcToDstPackets += same ? f.srcToDstPackets : f.dstToSrcPackets;
-    seen.dstToSrcPackets += same ? f.dstToSrcPackets : f.srcToDstPackets;
-    seen.srcToDstBytes += same ? f.srcToDstBytes : f.dstToSrcBytes;
-    seen.dstToSrcBytes += same ? f.dstToSrcBytes : f.srcToDstBytes;
-    seen.wireBytes.srcToDst += same ? f.wireBytes.srcToDst : f.wireBytes.dstToSrc;
-    seen.wireBytes.dstToSrc += same ? f.wireBytes.dstToSrc : f.wireBytes.srcToDst;
+    addInto(seen, f, seen.srcAddr === f.srcAddr);
   }
   return out;
 }
@@ -55,13 +59,7 @@ export function mergeReusedTuples(flows: EngineFlow[]): EngineFlow[] {
       out.push(copy);
       continue;
     }
-    const same = seen.srcAddr === f.srcAddr && seen.srcPort === f.srcPort;
-    seen.srcToDstPackets += same ? f.srcToDstPackets : f.dstToSrcPackets;
-    seen.dstToSrcPackets += same ? f.dstToSrcPackets : f.srcToDstPackets;
-    seen.srcToDstBytes += same ? f.srcToDstBytes : f.dstToSrcBytes;
-    seen.dstToSrcBytes += same ? f.dstToSrcBytes : f.srcToDstBytes;
-    seen.wireBytes.srcToDst += same ? f.wireBytes.srcToDst : f.wireBytes.dstToSrc;
-    seen.wireBytes.dstToSrc += same ? f.wireBytes.dstToSrc : f.wireBytes.srcToDst;
+    addInto(seen, f, seen.srcAddr === f.srcAddr && seen.srcPort === f.srcPort);
     if (seen.l7 === "Unknown" && f.l7 !== "Unknown") {
       seen.l7 = f.l7;
       seen.l7Category = f.l7Category;

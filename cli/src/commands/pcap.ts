@@ -2,6 +2,7 @@
 import { CaptureError, type EngineFlow, type EngineStats, readPcap } from "@flowlens/agent";
 import type { FlowRecord } from "@flowlens/contracts";
 import { type Command, UsageError } from "../command.js";
+import { timeouts } from "./options.js";
 
 const PROTO_NAMES: Record<number, string> = {
   1: "ICMP",
@@ -70,18 +71,7 @@ export const pcapCommand: Command = {
   positionals: true,
   options: {
     format: { type: "string", placeholder: "ndjson|table", description: "Output format", default: "ndjson" },
-    "idle-timeout": {
-      type: "string",
-      placeholder: "S",
-      description: "Seconds without packets before a flow ends",
-      default: "30",
-    },
-    "active-timeout": {
-      type: "string",
-      placeholder: "S",
-      description: "Seconds after which a long flow is exported and continues",
-      default: "300",
-    },
+    ...timeouts,
     "no-dpi": { type: "boolean", description: "Skip nDPI application classification" },
     bpf: {
       type: "string",

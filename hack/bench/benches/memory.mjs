@@ -6,6 +6,7 @@ import { existsSync, mkdirSync } from "node:fs";
 import { homedir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { softflowd } from "./peers.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const dir = process.env.FLOWLENS_BENCH_DIR ?? join(homedir(), ".cache/flowlens-bench");
@@ -23,21 +24,5 @@ export default {
     return { capture };
   },
   ours: ({ capture }) => ({ cmd: process.execPath, args: [join(here, "../engine.mjs"), capture, "dpi", "1000000"] }),
-  peer: ({ capture }) => ({
-    cmd: "softflowd",
-    args: [
-      "-r",
-      capture,
-      "-d",
-      "-6",
-      "-m",
-      "1000000",
-      "-n",
-      "127.0.0.1:9",
-      "-p",
-      "/tmp/flowlens-bench-softflowd.pid",
-      "-c",
-      "none",
-    ],
-  }),
+  peer: ({ capture }) => softflowd(capture),
 };

@@ -4,6 +4,7 @@
 import { execFileSync } from "node:child_process";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { softflowd as softflowdCmd } from "./peers.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const root = join(here, "../../..");
@@ -14,25 +15,7 @@ const setup = () => {
   capture ??= execFileSync(process.execPath, [join(here, "../gen-bench-pcap.mjs"), "110"], { encoding: "utf8" }).trim();
   return { capture };
 };
-const softflowd = ({ capture }) => ({
-  cmd: "softflowd",
-  // Foreground, IPv6 too, room for every flow, no control socket (with one, softflowd 1.1.0
-  // waits on it forever after reading a file); NetFlow goes to the discard port on loopback.
-  args: [
-    "-r",
-    capture,
-    "-d",
-    "-6",
-    "-m",
-    "1000000",
-    "-n",
-    "127.0.0.1:9",
-    "-p",
-    "/tmp/flowlens-bench-softflowd.pid",
-    "-c",
-    "none",
-  ],
-});
+const softflowd = ({ capture }) => softflowdCmd(capture);
 const ndpiReader = ({ capture }) => ({ cmd: "ndpiReader", args: ["-q", "-i", capture, "-v", "0"] });
 
 export default [
