@@ -46,4 +46,12 @@ export async function main(argv: string[], stdout = process.stdout, stderr = pro
   }
 }
 
+// A reader that went away (`flowlens pcap x.pcap | head`) ends the output, not the program with
+// a stack trace: stop quietly, as Unix tools do.
+process.stdout.on("error", (err: NodeJS.ErrnoException) => {
+  if (err.code === "EPIPE") process.exit(0);
+  process.stderr.write(`flowlens: writing output: ${err.message}\n`);
+  process.exit(1);
+});
+
 process.exitCode = await main(process.argv.slice(2));
