@@ -18,36 +18,32 @@ export interface EngineStats {
   decodeErrors: Record<string, number>;
 }
 
-export interface PcapOptions {
-  files: string[];
+/** Flow table and export settings, the same for files and live capture. */
+export interface TableOptions {
   bpf?: string;
   idleTimeoutMs?: number;
   activeTimeoutMs?: number;
   lingerMs?: number;
+  /** Live: per process, split across workers. */
   maxFlows?: number;
   dpi?: boolean;
   sampling?: number;
   batchSize?: number;
 }
 
-export interface LiveOptions {
+export interface PcapOptions extends TableOptions {
+  files: string[];
+}
+
+export interface LiveOptions extends TableOptions {
   interfaces: string[];
   /** Worker threads per interface (PACKET_FANOUT hash when more than one). */
   workers?: number;
-  bpf?: string;
   promisc?: boolean;
   blockSize?: number;
   blockCount?: number;
   blockTimeoutMs?: number;
   snaplen?: number;
-  idleTimeoutMs?: number;
-  activeTimeoutMs?: number;
-  lingerMs?: number;
-  /** Per process; split across workers. */
-  maxFlows?: number;
-  dpi?: boolean;
-  sampling?: number;
-  batchSize?: number;
 }
 
 export interface LiveWorkerStats {

@@ -71,6 +71,8 @@ interface Offsets {
 export class BatchDecoder {
   private readonly o: Offsets;
   private readonly size: number;
+  /** The metadata strings: record field, offset in the native record, capacity. */
+  private readonly infoStrings: [keyof Omit<FlowInfoRecord, "dnsRcode" | "risks">, number, number][];
 
   constructor(
     layout: FlowLayout,
@@ -125,6 +127,15 @@ export class BatchDecoder {
     }
     this.o = o as Offsets;
     this.size = layout.size;
+    const off = this.o;
+    this.infoStrings = [
+      ["host", off.host, 128],
+      ["url", off.url, 256],
+      ["userAgent", off.userAgent, 192],
+      ["sni", off.sni, 128],
+      ["dnsQuery", off.dnsQuery, 128],
+      ["ja3c", off.ja3c, 36],
+    ];
   }
 
   decode(buffer: ArrayBuffer, count: number, out: EngineFlow[] = []): EngineFlow[] {
@@ -181,39 +192,16 @@ export class BatchDecoder {
       if (dpi) {
         const info: FlowInfoRecord = {};
         let any = false;
-        const host = str(b + o.host, 128);
-        if (host) {
-          info.host = host;
-          any = true;
-        }
-        const url = str(b + o.url, 256);
-        if (url) {
-          info.url = url;
-          any = true;
-        }
-        const ua = str(b + o.userAgent, 192);
-        if (ua) {
-          info.userAgent = ua;
-          any = true;
-        }
-        const sni = str(b + o.sni, 128);
-        if (sni) {
-          info.sni = sni;
-          any = true;
-        }
-        const q = str(b + o.dnsQuery, 128);
-        if (q) {
-          info.dnsQuery = q;
-          any = true;
+        for (const [field, at, cap] of this.infoStrings) {
+          const v = str(b + at, cap);
+          if (v) {
+            info[field] = v;
+            any = true;
+          }
         }
         const rcode = view.getUint8(b + o.dnsRcode);
         if (rcode !== NO_RCODE) {
           info.dnsRcode = rcode;
-          any = true;
-        }
-        const ja3 = str(b + o.ja3c, 36);
-        if (ja3) {
-          info.ja3c = ja3;
           any = true;
         }
         const lo = view.getUint32(b + o.risks, true);
