@@ -84,10 +84,10 @@ test: setup check-gen lint build native-test fuzz
 test-unit: build
 	node --test --test-reporter=spec $(NODE_TEST_DIRS)
 
+# The embedded default: probe and aggregator in one process, API and metrics on
+# http://127.0.0.1:3000. Pass options with UP_ARGS, e.g. make up UP_ARGS="--pcap x.pcap --loop".
 up: deps-system deps-node build
-	@echo "flowlens up (probe + aggregator in one process) lands with the agent/aggregator issue (#4)."
-	@echo "Until then, this is what exists:"
-	@$(FLOWLENS) --help
+	$(FLOWLENS) up $(UP_ARGS)
 
 bench: deps-system deps-node build
 	node hack/bench/run.mjs

@@ -1,1 +1,15 @@
+export { Aggregator, type AggregatorOptions, type IngestTransport } from "./aggregator.js";
+export { buildHttpServer } from "./api/server.js";
+export { SequenceDeduper } from "./ingest/dedupe.js";
+export { GrpcIngest, type GrpcIngestOptions } from "./ingest/grpc.js";
+export { NatsIngest, type NatsIngestOptions } from "./ingest/nats.js";
+export { IngestPipeline, type Transport } from "./ingest/pipeline.js";
+export type { BatchSink } from "./ingest/sink.js";
+export { grpcTransport, natsTransport } from "./ingest/transports.js";
+export { registerAggregatorMetrics } from "./metrics.js";
 export { CidrError, LocalNetworks } from "./networks.js";
+export { UNKNOWN_APPLICATION, UNSPECIFIED_CATEGORY } from "./state/applications.js";
+export { StateConfigError, validateStateConfig } from "./state/config.js";
+export { OTHER } from "./state/labels.js";
+export { defaultStateConfig, LiveState, StateQueryError, UNKNOWN_NODE } from "./state/live-state.js";
+export * from "./state/types.js";

@@ -29,7 +29,17 @@ describe("LocalNetworks", () => {
   });
 
   it("rejects bad CIDRs with the offending entry in the message", () => {
-    for (const bad of ["10.0.0.0/33", "10.0.0/8", "fd00::/129", "banana", "10.0.0.0/", "10.0.0.0/8.5"]) {
+    for (const bad of [
+      "10.0.0.0/33",
+      "10.0.0/8",
+      "fd00::/129",
+      "banana",
+      "10.0.0.0/",
+      "10.0.0.0/8.5",
+      "1.2.3.4/8/9",
+      "10.0.0.0/ 8",
+      "10.0.0.0/-1",
+    ]) {
       assert.throws(
         () => new LocalNetworks([bad]),
         (e: Error) => e instanceof CidrError && e.message.includes(bad),

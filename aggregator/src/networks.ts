@@ -73,8 +73,9 @@ export class LocalNetworks {
   /** Throws CidrError naming the first bad entry. */
   constructor(readonly cidrs: readonly string[]) {
     for (const cidr of cidrs) {
-      const [addr = "", lenStr] = cidr.trim().split("/");
-      const family = isIP(addr);
+      const parts = cidr.trim().split("/");
+      const [addr = "", lenStr] = parts;
+      const family = parts.length <= 2 && (lenStr === undefined || /^\d{1,3}$/.test(lenStr)) ? isIP(addr) : 0;
       const len = lenStr === undefined ? (family === 6 ? 128 : 32) : Number(lenStr);
       if (family === 4 && Number.isInteger(len) && len >= 0 && len <= 32 && lenStr !== "") {
         const mask = len === 0 ? 0 : (0xffffffff << (32 - len)) >>> 0;

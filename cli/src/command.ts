@@ -1,6 +1,7 @@
 // A small subcommand framework over node:util parseArgs: each command declares its options
 // once, and that declaration drives parsing, validation and `--help`.
 import { parseArgs } from "node:util";
+import { resolveSettings } from "./settings.js";
 
 export type OptionSpec =
   | { type: "string"; description: string; default?: string; multiple?: false; placeholder?: string; short?: string }
@@ -16,6 +17,8 @@ export interface Command {
   options: Record<string, OptionSpec>;
   /** Whether positional arguments are accepted. */
   positionals?: boolean;
+  /** Daemons: options also come from FLOWLENS_* variables and the --config file. */
+  configurable?: boolean;
   run(ctx: CommandContext): Promise<number>;
 }
 
@@ -34,6 +37,13 @@ export class UsageError extends Error {
 export function helpText(cmd: Command, prog = "flowlens"): string {
   const lines = [`Usage: ${prog} ${cmd.usage}`, "", cmd.summary];
   if (cmd.details) lines.push("", cmd.details);
+  if (cmd.configurable) {
+    lines.push(
+      "",
+      "Every option can also be set in the environment as FLOWLENS_<OPTION> (FLOWLENS_GRPC_TARGET) or in the",
+      "--config file as `option-name: value`; a flag beats the environment, which beats the file.",
+    );
+  }
   const opts = Object.entries(cmd.options);
   lines.push("", "Options:");
   const rows = opts.map(([name, o]) => {
@@ -51,6 +61,7 @@ export function helpText(cmd: Command, prog = "flowlens"): string {
 export function parseCommandArgs(
   cmd: Command,
   argv: string[],
+  env: NodeJS.ProcessEnv = process.env,
 ): { help: boolean; ctx: Omit<CommandContext, "stdout" | "stderr"> } {
   const options: NonNullable<Parameters<typeof parseArgs>[0]>["options"] = { help: { type: "boolean", short: "h" } };
   for (const [name, o] of Object.entries(cmd.options)) {
@@ -58,7 +69,6 @@ export function parseCommandArgs(
       type: o.type,
       ...(o.short ? { short: o.short } : {}),
       ...(o.type === "string" && o.multiple ? { multiple: true } : {}),
-      ...(o.type === "string" && !o.multiple && o.default !== undefined ? { default: o.default } : {}),
     };
   }
   let parsed: ReturnType<typeof parseArgs>;
@@ -71,5 +81,13 @@ export function parseCommandArgs(
   if (!help && !cmd.positionals && parsed.positionals.length > 0) {
     throw new UsageError(`${cmd.name}: unexpected argument '${parsed.positionals[0]}'`);
   }
-  return { help, ctx: { values: parsed.values as CommandContext["values"], positionals: parsed.positionals } };
+  let values = parsed.values as CommandContext["values"];
+  if (!help && cmd.configurable) values = resolveSettings(cmd.name, cmd.options, values, env);
+  // Defaults last, so that a default never hides the environment or the config file.
+  for (const [name, o] of Object.entries(cmd.options)) {
+    if (values[name] === undefined && o.type === "string" && !o.multiple && o.default !== undefined) {
+      values[name] = o.default;
+    }
+  }
+  return { help, ctx: { values, positionals: parsed.positionals } };
 }

@@ -1,6 +1,7 @@
 export * from "./kube.js";
 export * from "./nats.js";
 export * from "./netns.js";
+export * from "./pki.js";
 export * from "./ports.js";
 export * from "./process.js";
 export * from "./prometheus.js";

@@ -34,7 +34,7 @@ export function curl(host: Host, url: string): { status: number; bytes: number }
   return { status: status ?? 0, bytes: bytes ?? 0 };
 }
 
-/** dnsmasq inside `host` answering `records` (name -> IPv4) authoritatively, nothing else. */
+/** dnsmasq inside `host` (on each of its addresses) answering `records` (name -> IPv4), nothing else. */
 export async function startDnsServer(host: Host, records: Record<string, string>): Promise<ManagedProcess> {
   const args = [
     "--keep-in-foreground",
@@ -46,7 +46,7 @@ export async function startDnsServer(host: Host, records: Record<string, string>
     "--log-queries",
     "--pid-file=",
   ];
-  args.push(`--listen-address=${host.addr}`);
+  for (const a of host.addresses.length > 0 ? host.addresses : [host.addr]) args.push(`--listen-address=${a}`);
   for (const [name, addr] of Object.entries(records)) args.push(`--address=/${name}/${addr}`);
   const p = host.spawn("dnsmasq", "dnsmasq", args);
   return readyOrStop(p, `dnsmasq on ${host.name}`, () => p.output().includes("started"));

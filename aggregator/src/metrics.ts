@@ -1,0 +1,248 @@
+// Prometheus metrics of the aggregator, read from the live state at scrape time (nothing is
+// counted twice: the state is the one place numbers live). Cardinality follows DESIGN.md:
+// per-host series only for the top-K hosts, everything else bounded aggregates.
+import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import { type IngestPipeline, TRANSPORTS } from "./ingest/pipeline.js";
+import type { LiveState } from "./state/live-state.js";
+
+export interface AggregatorMetricsDeps {
+  state: LiveState;
+  ingest: IngestPipeline;
+  topHosts: number;
+}
+
+/** A counter whose value is owned elsewhere and set at scrape time. */
+function mirroredCounter<L extends string>(
+  registry: Registry,
+  name: string,
+  help: string,
+  labelNames: readonly L[],
+  read: () => Iterable<[Partial<Record<L, string | number>>, number]>,
+): void {
+  new Counter({
+    name,
+    help,
+    labelNames,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [labels, value] of read()) if (value > 0) this.inc(labels, value);
+    },
+  });
+}
+
+function mirroredGauge<L extends string>(
+  registry: Registry,
+  name: string,
+  help: string,
+  labelNames: readonly L[],
+  read: () => Iterable<[Partial<Record<L, string | number>>, number]>,
+): void {
+  new Gauge({
+    name,
+    help,
+    labelNames,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [labels, value] of read()) this.set(labels, value);
+    },
+  });
+}
+
+export function registerAggregatorMetrics(registry: Registry, deps: AggregatorMetricsDeps): void {
+  const { state, ingest } = deps;
+
+  // Traffic, as the flows describe it.
+  mirroredCounter(registry, "flowlens_flows_total", "Flows applied to the live state", [], () => [
+    [{}, state.totals().flows],
+  ]);
+  mirroredCounter(registry, "flowlens_bytes_total", "IP bytes of all applied flows", [], () => [
+    [{}, state.totals().bytes],
+  ]);
+  mirroredCounter(registry, "flowlens_packets_total", "Packets of all applied flows", [], () => [
+    [{}, state.totals().packets],
+  ]);
+  mirroredCounter(
+    registry,
+    "flowlens_application_bytes_total",
+    "IP bytes by nDPI application",
+    ["application", "category"],
+    () => state.applications().map((a) => [{ application: a.name, category: a.category }, a.bytes]),
+  );
+  mirroredCounter(registry, "flowlens_application_flows_total", "Flows by nDPI application", ["application"], () =>
+    state.applications().map((a) => [{ application: a.name }, a.flows]),
+  );
+  mirroredCounter(registry, "flowlens_protocol_bytes_total", "IP bytes by L4 protocol", ["protocol"], () =>
+    state.protocols().map((p) => [{ protocol: p.name }, p.bytes]),
+  );
+  mirroredCounter(registry, "flowlens_node_bytes_total", "IP bytes reported by each node's agent", ["node"], () =>
+    state.nodes().map((n) => [{ node: n.node }, n.bytes]),
+  );
+  mirroredCounter(registry, "flowlens_node_flows_total", "Flows reported by each node's agent", ["node"], () =>
+    state.nodes().map((n) => [{ node: n.node }, n.flows]),
+  );
+  mirroredCounter(
+    registry,
+    "flowlens_network_bytes_total",
+    "IP bytes of each local network, by direction",
+    ["network", "direction"],
+    () =>
+      state
+        .networks()
+        .flatMap((n) => [
+          [{ network: n.cidr, direction: "sent" }, n.bytesSent] as const,
+          [{ network: n.cidr, direction: "received" }, n.bytesRcvd] as const,
+        ]) as Array<[Record<string, string>, number]>,
+  );
+  mirroredCounter(
+    registry,
+    "flowlens_exporter_bytes_total",
+    "IP bytes collected from each NetFlow/IPFIX/sFlow exporter",
+    ["exporter"],
+    () => state.exporters().map((e) => [{ exporter: e.exporter }, e.bytes]),
+  );
+
+  // Per-host series for the top-K hosts only (by total bytes), so cardinality stays bounded.
+  const hostSeries = (pick: (h: ReturnType<LiveState["topHostsForMetrics"]>[number]) => number) => () =>
+    state
+      .topHostsForMetrics(deps.topHosts)
+      .map((h) => [{ host: h.ip, local: String(h.local) }, pick(h)] as const) as Array<
+      [Record<string, string>, number]
+    >;
+  mirroredCounter(
+    registry,
+    "flowlens_host_bytes_sent_total",
+    "IP bytes sent by the top-K hosts",
+    ["host", "local"],
+    hostSeries((h) => h.bytesSent),
+  );
+  mirroredCounter(
+    registry,
+    "flowlens_host_bytes_received_total",
+    "IP bytes received by the top-K hosts",
+    ["host", "local"],
+    hostSeries((h) => h.bytesRcvd),
+  );
+  mirroredCounter(
+    registry,
+    "flowlens_host_packets_sent_total",
+    "Packets sent by the top-K hosts",
+    ["host", "local"],
+    hostSeries((h) => h.packetsSent),
+  );
+  mirroredCounter(
+    registry,
+    "flowlens_host_packets_received_total",
+    "Packets received by the top-K hosts",
+    ["host", "local"],
+    hostSeries((h) => h.packetsRcvd),
+  );
+
+  // The aggregator's own health.
+  const perTransport = (pick: (c: IngestPipeline["counters"]["grpc"]) => number) => () =>
+    TRANSPORTS.map((t) => [{ transport: t }, pick(ingest.counters[t])] as [Record<string, string>, number]);
+  mirroredCounter(
+    registry,
+    "flowlens_aggregator_batches_total",
+    "Batches applied, by transport",
+    ["transport"],
+    perTransport((c) => c.batches),
+  );
+  mirroredCounter(
+    registry,
+    "flowlens_aggregator_ingested_flows_total",
+    "Flows applied, by transport",
+    ["transport"],
+    perTransport((c) => c.flows),
+  );
+  mirroredCounter(
+    registry,
+    "flowlens_aggregator_duplicate_batches_total",
+    "Batches dropped as already applied (redelivery, resend after reconnect)",
+    ["transport"],
+    perTransport((c) => c.duplicateBatches),
+  );
+  mirroredCounter(
+    registry,
+    "flowlens_aggregator_invalid_flows_total",
+    "Flows (and flows of invalid batches) refused by validation",
+    ["transport"],
+    perTransport((c) => c.invalidFlows),
+  );
+  const lag = new Histogram({
+    name: "flowlens_aggregator_ingest_lag_seconds",
+    help: "Delay from an agent sending a batch to the aggregator applying it",
+    labelNames: ["transport"],
+    buckets: [0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1, 5, 30, 120],
+    registers: [registry],
+  });
+  ingest.onLag = (transport, ms) => lag.observe({ transport }, ms / 1000);
+
+  mirroredGauge(
+    registry,
+    "flowlens_aggregator_state_entries",
+    "Entries in each bounded state structure",
+    ["structure"],
+    () => state.structures().map((s) => [{ structure: s.name }, s.entries]),
+  );
+  mirroredGauge(
+    registry,
+    "flowlens_aggregator_state_capacity",
+    "Capacity of each bounded state structure",
+    ["structure"],
+    () => state.structures().map((s) => [{ structure: s.name }, s.capacity]),
+  );
+  mirroredGauge(
+    registry,
+    "flowlens_aggregator_state_bytes",
+    "Approximate memory of each state structure",
+    ["structure"],
+    () => state.structures().map((s) => [{ structure: s.name }, s.approxBytes]),
+  );
+  mirroredCounter(
+    registry,
+    "flowlens_aggregator_state_evictions_total",
+    "Entries evicted from each bounded state structure to stay within capacity",
+    ["structure"],
+    () => state.structures().map((s) => [{ structure: s.name }, s.evictions]),
+  );
+  mirroredGauge(registry, "flowlens_aggregator_hosts", "Hosts currently tracked", [], () => [
+    [{}, state.structures().find((s) => s.name === "hosts")?.entries ?? 0],
+  ]);
+}
+
+/** Values that go up and down; every other transport row is a running count. */
+const TRANSPORT_GAUGES = new Set(["connected", "connections_open", "streams_open", "consumer_lag", "ack_pending"]);
+
+/**
+ * A transport's own health rows as `flowlens_aggregator_<transport>_<name>[_total]`, with a
+ * `reason` label where the rows carry one (gRPC refusals by reason).
+ */
+export function registerTransportMetrics(
+  registry: Registry,
+  transport: string,
+  rows: () => Array<{ name: string; value: number; reason?: string }>,
+): void {
+  const first = rows();
+  const names = [...new Set(first.map((r) => r.name))];
+  for (const name of names) {
+    const withReason = first.some((r) => r.name === name && r.reason !== undefined);
+    const read = () =>
+      rows()
+        .filter((r) => r.name === name)
+        .map((r) => [r.reason !== undefined ? { reason: r.reason } : {}, r.value] as [Record<string, string>, number]);
+    const help = `${transport} ingest: ${name.replace(/_/g, " ")}`;
+    if (TRANSPORT_GAUGES.has(name)) {
+      mirroredGauge(registry, `flowlens_aggregator_${transport}_${name}`, help, withReason ? ["reason"] : [], read);
+    } else {
+      mirroredCounter(
+        registry,
+        `flowlens_aggregator_${transport}_${name}_total`,
+        help,
+        withReason ? ["reason"] : [],
+        read,
+      );
+    }
+  }
+}

@@ -1,0 +1,126 @@
+// Traffic per application (nDPI name) and per category, each table capped: once full, new names
+// are counted under "(other)" so hostile or exotic names cannot grow the state. Every application
+// (and the "(other)" one) keeps its time series.
+import { label, OTHER } from "./labels.js";
+import { SeriesSet } from "./ring-series.js";
+import type { ApplicationSummary, CategorySummary } from "./types.js";
+
+export const UNKNOWN_APPLICATION = "Unknown";
+export const UNSPECIFIED_CATEGORY = "Unspecified";
+
+export class ApplicationEntry {
+  bytes = 0;
+  packets = 0;
+  flows = 0;
+  /** Hosts currently in the host table that list this application. */
+  hosts = 0;
+  readonly series: SeriesSet;
+  constructor(
+    readonly name: string,
+    public category: string,
+    now: number,
+  ) {
+    this.series = new SeriesSet(now);
+  }
+}
+
+export class CategoryEntry {
+  bytes = 0;
+  packets = 0;
+  flows = 0;
+  constructor(readonly name: string) {}
+}
+
+export class ApplicationTable {
+  private readonly apps = new Map<string, ApplicationEntry>();
+  private readonly cats = new Map<string, CategoryEntry>();
+  /** Records counted under "(other)" because the table was full. */
+  overflow = 0;
+
+  constructor(readonly capacity: number) {}
+
+  get size(): number {
+    return this.apps.size;
+  }
+
+  get categoryCount(): number {
+    return this.cats.size;
+  }
+
+  get(name: string): ApplicationEntry | undefined {
+    return this.apps.get(name);
+  }
+
+  /** Counts a record and returns the entry that took it. */
+  account(
+    l7: string,
+    l7Category: string,
+    bytes: number,
+    packets: number,
+    flows: number,
+    now: number,
+  ): ApplicationEntry {
+    let a = this.apps.get(l7);
+    if (a === undefined) a = this.create(l7, l7Category, now);
+    a.bytes += bytes;
+    a.packets += packets;
+    a.flows += flows;
+    a.series.add(now, bytes, packets, flows);
+
+    let c = this.cats.get(l7Category);
+    if (c === undefined) c = this.createCategory(l7Category);
+    c.bytes += bytes;
+    c.packets += packets;
+    c.flows += flows;
+    return a;
+  }
+
+  private create(l7: string, l7Category: string, now: number): ApplicationEntry {
+    const name = label(l7, UNKNOWN_APPLICATION);
+    const category = label(l7Category, UNSPECIFIED_CATEGORY);
+    // The raw name may differ from the stored one (empty, cut): look the stored one up too.
+    let a = this.apps.get(name);
+    if (a !== undefined) return a;
+    if (this.apps.size >= this.capacity) {
+      this.overflow++;
+      a = this.apps.get(OTHER);
+      if (a !== undefined) return a;
+      a = new ApplicationEntry(OTHER, "", now);
+    } else {
+      a = new ApplicationEntry(name, category, now);
+    }
+    // "(other)" may take the table one past capacity: it is the bound, not a leak.
+    this.apps.set(a.name, a);
+    return a;
+  }
+
+  private createCategory(l7Category: string): CategoryEntry {
+    const name = label(l7Category, UNSPECIFIED_CATEGORY);
+    let c = this.cats.get(name);
+    if (c !== undefined) return c;
+    c = new CategoryEntry(this.cats.size >= this.capacity ? OTHER : name);
+    const existing = this.cats.get(c.name);
+    if (existing !== undefined) return existing;
+    this.cats.set(c.name, c);
+    return c;
+  }
+
+  applications(): ApplicationSummary[] {
+    return [...this.apps.values()]
+      .map((a) => ({
+        name: a.name,
+        category: a.category,
+        bytes: a.bytes,
+        packets: a.packets,
+        flows: a.flows,
+        hosts: a.hosts,
+      }))
+      .sort((a, b) => b.bytes - a.bytes || (a.name < b.name ? -1 : 1));
+  }
+
+  categories(): CategorySummary[] {
+    return [...this.cats.values()]
+      .map((c) => ({ name: c.name, bytes: c.bytes, packets: c.packets, flows: c.flows }))
+      .sort((a, b) => b.bytes - a.bytes || (a.name < b.name ? -1 : 1));
+  }
+}

@@ -1,0 +1,202 @@
+// flowlens aggregator: ingest (gRPC, NATS JetStream), live state, metrics and REST API.
+import { readFileSync } from "node:fs";
+import { parseListenAddress } from "@flowlens/agent";
+import {
+  Aggregator,
+  type AggregatorOptions,
+  defaultStateConfig,
+  grpcTransport,
+  natsTransport,
+} from "@flowlens/aggregator";
+import { type Command, UsageError } from "../command.js";
+import { createLogger, waitForSignal } from "../daemon.js";
+import { configFile } from "./options.js";
+import { intOption, listOption, stringOption } from "./parse.js";
+
+export const aggregatorOptions = {
+  ...configFile,
+  "grpc-address": {
+    type: "string",
+    placeholder: "ADDR",
+    description: "gRPC ingest listen address (empty disables)",
+    default: ":9090",
+  },
+  "grpc-tls-cert": { type: "string", placeholder: "FILE", description: "Server certificate (enables TLS)" },
+  "grpc-tls-key": { type: "string", placeholder: "FILE", description: "Key of the server certificate" },
+  "grpc-client-ca": { type: "string", placeholder: "FILE", description: "CA of agent certificates (requires mTLS)" },
+  "grpc-token-file": {
+    type: "string",
+    placeholder: "FILE",
+    description: "Bearer tokens agents must present, one per line",
+  },
+  "http-address": {
+    type: "string",
+    placeholder: "ADDR",
+    description: "API and /metrics listen address",
+    default: ":3000",
+  },
+  "nats-url": {
+    type: "string",
+    multiple: true,
+    placeholder: "URL",
+    description: "Consume flows from this NATS JetStream server",
+  },
+  "nats-user": { type: "string", placeholder: "USER", description: "NATS user" },
+  "nats-password-file": { type: "string", placeholder: "FILE", description: "File holding the NATS password" },
+  "nats-token-file": { type: "string", placeholder: "FILE", description: "File holding the NATS token" },
+  "nats-creds": { type: "string", placeholder: "FILE", description: "NATS credentials file (JWT + nkey)" },
+  "nats-ca": { type: "string", placeholder: "FILE", description: "CA bundle to verify the NATS server (enables TLS)" },
+  "nats-cert": { type: "string", placeholder: "FILE", description: "Client certificate for mTLS with NATS" },
+  "nats-key": { type: "string", placeholder: "FILE", description: "Key of the client certificate" },
+  "nats-stream": {
+    type: "string",
+    placeholder: "NAME",
+    description: "JetStream stream holding flow batches",
+    default: "FLOWLENS_FLOWS",
+  },
+  "nats-consumer": {
+    type: "string",
+    placeholder: "NAME",
+    description: "Durable consumer name",
+    default: "flowlens-aggregator",
+  },
+  "netflow-port": {
+    type: "string",
+    placeholder: "PORT",
+    description: "NetFlow/IPFIX UDP port (0 disables)",
+    default: "0",
+  },
+  "ipfix-port": { type: "string", placeholder: "PORT", description: "IPFIX UDP/TCP port (0 disables)", default: "0" },
+  "sflow-port": { type: "string", placeholder: "PORT", description: "sFlow UDP port (0 disables)", default: "0" },
+  "local-network": {
+    type: "string",
+    multiple: true,
+    placeholder: "CIDR",
+    description: "Network whose hosts count as local",
+  },
+  "top-hosts": { type: "string", placeholder: "N", description: "Hosts with their own metric series", default: "100" },
+  "max-hosts": { type: "string", placeholder: "N", description: "Hosts tracked individually", default: "100000" },
+} as const;
+
+type Values = Record<string, string | boolean | string[] | undefined>;
+
+function readFile(cmd: string, file: string | undefined): string | undefined {
+  if (!file) return undefined;
+  try {
+    return readFileSync(file, "utf8");
+  } catch (err) {
+    throw new UsageError(
+      `${cmd}: cannot read ${file}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
+  }
+}
+
+export function aggregatorBaseOptions(cmd: string, values: Values, httpAddress: string): AggregatorOptions {
+  let http: { host?: string; port: number };
+  try {
+    http = parseListenAddress(httpAddress);
+  } catch (err) {
+    throw new UsageError(`${cmd}: --http-address: ${(err as Error).message}`);
+  }
+  const state = defaultStateConfig();
+  state.maxHosts = intOption(cmd, values, "max-hosts", 2, 50_000_000);
+  return {
+    ...(http.host ? { httpHost: http.host } : {}),
+    httpPort: http.port,
+    localNetworks: listOption(values, "local-network"),
+    topHosts: intOption(cmd, values, "top-hosts", 0, 10_000),
+    state,
+    shutdownGraceMs: 5000,
+  };
+}
+
+export const aggregatorCommand: Command = {
+  name: "aggregator",
+  summary:
+    "Run the aggregator: ingest flows (gRPC, NATS JetStream), keep live state, serve Prometheus metrics and the REST API.",
+  usage: "aggregator [options]",
+  configurable: true,
+  options: aggregatorOptions,
+  async run({ values }) {
+    const c = "aggregator";
+    for (const p of ["netflow-port", "ipfix-port", "sflow-port"]) {
+      if (intOption(c, values, p, 0, 65535) !== 0) {
+        throw new UsageError(`${c}: --${p}: the NetFlow/IPFIX/sFlow collector is not built yet (lands with issue #5)`);
+      }
+    }
+    const logger = createLogger(values["log-level"] as string, "aggregator");
+    let aggregator: Aggregator;
+    try {
+      aggregator = new Aggregator(aggregatorBaseOptions(c, values, values["http-address"] as string), logger);
+    } catch (err) {
+      if ((err as { code?: string }).code === "BAD_CIDR")
+        throw new UsageError(`${c}: --local-network: ${(err as Error).message}`);
+      throw err;
+    }
+    const grpcAddress = stringOption(values, "grpc-address");
+    if (grpcAddress) {
+      const cert = stringOption(values, "grpc-tls-cert");
+      const key = stringOption(values, "grpc-tls-key");
+      const clientCa = stringOption(values, "grpc-client-ca");
+      if ((cert === undefined) !== (key === undefined))
+        throw new UsageError(`${c}: --grpc-tls-cert and --grpc-tls-key go together`);
+      if (clientCa && !cert)
+        throw new UsageError(`${c}: --grpc-client-ca (mTLS) needs --grpc-tls-cert and --grpc-tls-key`);
+      const tokens = readFile(c, stringOption(values, "grpc-token-file"))
+        ?.split("\n")
+        .map((l) => l.trim())
+        .filter((l) => l && !l.startsWith("#"));
+      if (tokens !== undefined && tokens.length === 0) throw new UsageError(`${c}: --grpc-token-file holds no token`);
+      let listen: string;
+      try {
+        const a = parseListenAddress(grpcAddress);
+        listen = `${a.host ?? "0.0.0.0"}:${a.port}`;
+      } catch (err) {
+        throw new UsageError(`${c}: --grpc-address: ${(err as Error).message}`);
+      }
+      await aggregator.addTransport(
+        grpcTransport(
+          {
+            listen,
+            ...(cert && key
+              ? { tls: { certFile: cert, keyFile: key, ...(clientCa ? { clientCaFile: clientCa } : {}) } }
+              : {}),
+            ...(tokens ? { tokens } : {}),
+          },
+          aggregator.ingest,
+          logger,
+        ),
+      );
+    }
+    const natsServers = listOption(values, "nats-url");
+    if (natsServers.length > 0) {
+      const user = stringOption(values, "nats-user");
+      const pass = readFile(c, stringOption(values, "nats-password-file"))?.trim();
+      const token = readFile(c, stringOption(values, "nats-token-file"))?.trim();
+      const creds = stringOption(values, "nats-creds");
+      const ca = stringOption(values, "nats-ca");
+      const ncert = stringOption(values, "nats-cert");
+      const nkey = stringOption(values, "nats-key");
+      await aggregator.addTransport(
+        natsTransport(
+          {
+            servers: natsServers,
+            ...(user ? { user, pass: pass ?? "" } : {}),
+            ...(token ? { token } : {}),
+            ...(creds ? { credsFile: creds } : {}),
+            ...(ca || ncert ? { tls: { caFile: ca, certFile: ncert, keyFile: nkey } } : {}),
+            stream: { name: values["nats-stream"] as string },
+            durable: values["nats-consumer"] as string,
+          },
+          aggregator.ingest,
+          logger,
+        ),
+      );
+    }
+    await aggregator.start();
+    const signal = await waitForSignal();
+    logger.info({ signal }, "stopping");
+    await aggregator.stop();
+    return 0;
+  },
+};
