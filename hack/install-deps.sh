@@ -14,6 +14,8 @@ PACKAGES=(
   make g++ python3 pkg-config libpcap-dev libndpi-dev clang libclang-rt-14-dev
   # peers the flow engine is checked and benchmarked against
   libndpi-bin softflowd tshark netsniff-ng
+  # NetFlow/IPFIX peers: nfcapd/nfdump receive our export; pmacct and softflowd produce exports
+  nfdump pmacct util-linux
 )
 
 missing=()

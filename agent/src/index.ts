@@ -18,6 +18,8 @@ export { CaptureError, type PcapResult, readPcap } from "./engine/pcap.js";
 export { BatchDecoder, type EngineFlow } from "./engine/records.js";
 export type { ExporterStats, FlowExporter } from "./export/exporter.js";
 export { GrpcExporter, type GrpcExporterOptions } from "./export/grpc.js";
+export { IpfixExporter, type IpfixExporterOptions } from "./export/ipfix.js";
+export { type ExportFormat, IpfixEncoder } from "./export/ipfix-encoder.js";
 export { LocalExporter } from "./export/local.js";
 export { NatsExporter, type NatsExporterOptions } from "./export/nats.js";
 export { BoundedBatchQueue, type EncodedBatch, type QueueLimits, type QueueStats } from "./export/queue.js";

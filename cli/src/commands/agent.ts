@@ -8,6 +8,7 @@ import {
   defaultAgentConfig,
   type FlowExporter,
   GrpcExporter,
+  IpfixExporter,
   listSystemInterfaces,
   liveSource,
   NatsExporter,
@@ -110,7 +111,12 @@ export const agentOptions = {
     type: "string",
     multiple: true,
     placeholder: "HOST:PORT",
-    description: "Also export IPFIX to this collector",
+    description: "Also export IPFIX (or NetFlow v9) over UDP to this collector",
+  },
+  "ipfix-version": { type: "string", placeholder: "10|9", description: "10: IPFIX, 9: NetFlow v9", default: "10" },
+  "ipfix-biflow": {
+    type: "boolean",
+    description: "One bidirectional record per flow (RFC 5103) instead of one record per direction",
   },
   "metrics-address": {
     type: "string",
@@ -244,12 +250,14 @@ export const agentCommand: Command = {
   configurable: true,
   options: agentOptions,
   async run({ values }) {
-    if (listOption(values, "ipfix-target").length > 0) {
-      throw new UsageError("agent: --ipfix-target: IPFIX export is not built yet (lands with the collector issue #5)");
-    }
     const config = agentConfigFromOptions(values);
-    if (!config.grpc && !config.nats) {
-      throw new UsageError("agent: no exporter configured: give --grpc-target and/or --nats-url");
+    const ipfixTargets = listOption(values, "ipfix-target");
+    const ipfixVersion = values["ipfix-version"];
+    if (ipfixVersion !== "10" && ipfixVersion !== "9") {
+      throw new UsageError(`agent: --ipfix-version must be 10 or 9, got '${ipfixVersion}'`);
+    }
+    if (!config.grpc && !config.nats && ipfixTargets.length === 0) {
+      throw new UsageError("agent: no exporter configured: give --grpc-target, --nats-url and/or --ipfix-target");
     }
     const logger = createLogger(values["log-level"] as string, "agent");
     const interfaces = selectInterfaces(
@@ -261,6 +269,19 @@ export const agentCommand: Command = {
       throw new UsageError("agent: no interface to capture on (check --interface/--exclude-interface)");
     const identity = { ...agentIdentity(), node: config.node };
     const exporters = buildExporters(config, identity);
+    for (const target of ipfixTargets) {
+      try {
+        exporters.push(
+          new IpfixExporter({
+            target,
+            version: ipfixVersion === "9" ? 9 : 10,
+            biflow: values["ipfix-biflow"] === true,
+          }),
+        );
+      } catch (err) {
+        throw new UsageError(`agent: --ipfix-target: ${(err as Error).message}`);
+      }
+    }
     const cap = config.capture;
     const agent = new Agent({
       config,
