@@ -20,7 +20,7 @@ help:
 	@echo "make up      run Flowlens (embedded: probe + aggregator in one process)"
 	@echo "make test    install what is missing, build, lint, run all tests"
 	@echo "make bench   run Flowlens against peers on the same input, print ratios"
-	@echo "make gen     regenerate protobuf code after editing contracts/proto"
+	@echo "make gen     regenerate protobuf code and crds/ after editing contracts/proto or operator/src/crds"
 
 deps-system:
 	@hack/install-deps.sh
@@ -69,9 +69,11 @@ build: deps-node native
 
 gen: deps-node
 	node hack/gen-proto.mjs
+	node hack/gen-crds.mjs
 
 check-gen: deps-node
 	node hack/gen-proto.mjs --check
+	node hack/gen-crds.mjs --check
 
 lint: deps-node
 	npx biome check .

@@ -18,9 +18,10 @@ export interface Condition {
   observedGeneration?: number;
 }
 
+/** Quantities as Kubernetes takes them: `500m`, `1Gi`, or a plain integer. */
 export interface ResourceRequirements {
-  limits?: Record<string, string>;
-  requests?: Record<string, string>;
+  limits?: Record<string, string | number>;
+  requests?: Record<string, string | number>;
 }
 
 export interface Toleration {
@@ -72,6 +73,8 @@ export interface FlowCollectorSpec {
   metrics?: { topHosts?: number };
   retention?: { recentFlows?: number; pastAlerts?: number };
   serviceType?: "ClusterIP" | "NodePort" | "LoadBalancer";
+  /** Limits who reaches the aggregator: flow sources (CIDRs) and API/metrics clients (namespaces). */
+  networkPolicy?: { enabled: boolean; ingressCIDRs?: string[]; apiNamespaces?: string[] };
   resources?: ResourceRequirements;
   image?: string;
 }
@@ -84,6 +87,15 @@ export interface FlowCollectorStatus {
 
 export type AlertWindow = "1m" | "5m" | "1h" | "1d";
 export type Severity = "info" | "warning" | "error" | "critical";
+export type FlowCheckName =
+  | "port-scan"
+  | "syn-flood"
+  | "blacklisted-host"
+  | "unexpected-application"
+  | "dns-errors"
+  | "tls-risks"
+  | "high-rtt"
+  | "retransmissions";
 
 export interface AlertRuleSpec {
   collectorRef: ObjectRef;
@@ -96,7 +108,8 @@ export interface AlertRuleSpec {
     value: number;
     hysteresis?: number;
   };
-  check?: { name: string; params?: Record<string, string | number | boolean> };
+  /** Parameters are integers or strings (booleans and fractions as strings), as a CRD can check them. */
+  check?: { name: FlowCheckName; params?: Record<string, string | number> };
   severity: Severity;
   notify?: { kind: "webhook" | "slack" | "email" | "alertmanager" | "syslog"; target: string }[];
 }
