@@ -1,5 +1,13 @@
 export { Aggregator, type AggregatorOptions, type IngestTransport } from "./aggregator.js";
 export { buildHttpServer } from "./api/server.js";
+export {
+  CollectorListener,
+  type CollectorListenerOptions,
+  type CollectorStats,
+  kernelUdpDrops,
+} from "./collector/listener.js";
+export * from "./collector/netflow/index.js";
+export { PcapFormatError, PcapUdpReader, readUdpDatagrams, type UdpDatagram } from "./collector/pcap-udp.js";
 export { SequenceDeduper } from "./ingest/dedupe.js";
 export { GrpcIngest, type GrpcIngestOptions } from "./ingest/grpc.js";
 export { NatsIngest, type NatsIngestOptions } from "./ingest/nats.js";

@@ -213,7 +213,14 @@ export function registerAggregatorMetrics(registry: Registry, deps: AggregatorMe
 }
 
 /** Values that go up and down; every other transport row is a running count. */
-const TRANSPORT_GAUGES = new Set(["connected", "connections_open", "streams_open", "consumer_lag", "ack_pending"]);
+const TRANSPORT_GAUGES = new Set([
+  "connected",
+  "connections_open",
+  "streams_open",
+  "consumer_lag",
+  "ack_pending",
+  "templates",
+]);
 
 /**
  * A transport's own health rows as `flowlens_aggregator_<transport>_<name>[_total]`, with a

@@ -1,6 +1,7 @@
 // The flowlens CLI contract of DESIGN.md, run as users run it: a separate process.
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { repoRoot } from "@flowlens/testkit";
@@ -59,5 +60,50 @@ describe("flowlens CLI", () => {
 
   it("prints its version", () => {
     assert.match(flowlens("--version").stdout, /^flowlens \d+\.\d+\.\d+/);
+  });
+});
+
+describe("flowlens collect", () => {
+  const exports = join(repoRoot, "../shared/testdata/flowexports/akvorado");
+  const v5 = join(exports, "netflow_nfv5.pcap");
+  const v9 = join(exports, "netflow_data+templates.pcap");
+
+  it("decodes NetFlow v5 and v9 datagrams of a capture as NDJSON flow records", {
+    skip: existsSync(v5) ? false : `${v5} absent`,
+  }, () => {
+    for (const [file, version] of [
+      [v5, 5],
+      [v9, 9],
+    ] as const) {
+      const r = flowlens("collect", "--pcap", file);
+      assert.equal(r.status, 0, r.stderr);
+      const records = r.stdout
+        .trim()
+        .split("\n")
+        .map(
+          (l) =>
+            JSON.parse(l) as { exportVersion: number; exporter: string; srcToDstBytes: number; communityId: string },
+        );
+      assert.ok(records.length > 0);
+      for (const rec of records) {
+        assert.equal(rec.exportVersion, version);
+        assert.ok(rec.exporter);
+        assert.ok(rec.srcToDstBytes > 0);
+        assert.match(rec.communityId, /^1:/);
+      }
+      assert.match(r.stderr, new RegExp(`records ${records.length},`));
+    }
+  });
+
+  it("exits 2 with one line for a missing file, a file that is not a capture, or no --pcap", () => {
+    for (const args of [
+      ["collect", "--pcap", "/nonexistent.pcap"],
+      ["collect", "--pcap", join(repoRoot, "README.md")],
+      ["collect"],
+    ]) {
+      const r = flowlens(...args);
+      assert.equal(r.status, 2, `${args.join(" ")}: ${r.stderr}`);
+      assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+    }
   });
 });

@@ -4,14 +4,16 @@ import { parseListenAddress } from "@flowlens/agent";
 import {
   Aggregator,
   type AggregatorOptions,
+  CollectorListener,
   defaultStateConfig,
   grpcTransport,
+  NetflowDecoder,
   natsTransport,
 } from "@flowlens/aggregator";
 import { type Command, UsageError } from "../command.js";
 import { createLogger, waitForSignal } from "../daemon.js";
 import { configFile } from "./options.js";
-import { intOption, listOption, stringOption } from "./parse.js";
+import { intOption, listOption, sizeOption, stringOption } from "./parse.js";
 
 export const aggregatorOptions = {
   ...configFile,
@@ -64,10 +66,27 @@ export const aggregatorOptions = {
     type: "string",
     placeholder: "PORT",
     description: "NetFlow/IPFIX UDP port (0 disables)",
-    default: "0",
+    default: "2055",
   },
-  "ipfix-port": { type: "string", placeholder: "PORT", description: "IPFIX UDP/TCP port (0 disables)", default: "0" },
-  "sflow-port": { type: "string", placeholder: "PORT", description: "sFlow UDP port (0 disables)", default: "0" },
+  "ipfix-port": { type: "string", placeholder: "PORT", description: "IPFIX UDP port (0 disables)", default: "4739" },
+  "sflow-port": {
+    type: "string",
+    placeholder: "PORT",
+    description: "sFlow UDP port (0 disables; datagrams are counted, decoding is not built yet)",
+    default: "6343",
+  },
+  "collector-address": {
+    type: "string",
+    placeholder: "ADDR",
+    description: "Address the NetFlow/IPFIX/sFlow sockets bind (:: is IPv4 and IPv6)",
+    default: "::",
+  },
+  "collector-buffer": {
+    type: "string",
+    placeholder: "SIZE",
+    description: "Receive buffer of each collector socket",
+    default: "32M",
+  },
   "local-network": {
     type: "string",
     multiple: true,
@@ -119,11 +138,10 @@ export const aggregatorCommand: Command = {
   options: aggregatorOptions,
   async run({ values }) {
     const c = "aggregator";
-    for (const p of ["netflow-port", "ipfix-port", "sflow-port"]) {
-      if (intOption(c, values, p, 0, 65535) !== 0) {
-        throw new UsageError(`${c}: --${p}: the NetFlow/IPFIX/sFlow collector is not built yet (lands with issue #5)`);
-      }
-    }
+    const collectorPorts = ["netflow-port", "ipfix-port", "sflow-port"]
+      .map((p) => intOption(c, values, p, 0, 65535))
+      .filter((p) => p !== 0);
+    const collectorBuffer = sizeOption(c, values, "collector-buffer");
     const logger = createLogger(values["log-level"] as string, "aggregator");
     let aggregator: Aggregator;
     try {
@@ -192,6 +210,30 @@ export const aggregatorCommand: Command = {
           logger,
         ),
       );
+    }
+    if (collectorPorts.length > 0) {
+      const listener = new CollectorListener(
+        { host: values["collector-address"] as string, ports: collectorPorts, recvBufferBytes: collectorBuffer },
+        new NetflowDecoder(),
+        (flows, exporter) => aggregator.state.applyBatch(flows, { node: "collector", agentId: exporter }),
+      );
+      await aggregator.addTransport({
+        name: "collector",
+        async start() {
+          const ports = await listener.start();
+          const recvBuffer = listener.stats().recvBufferBytes;
+          logger.info({ ports, address: values["collector-address"], recvBuffer }, "collector listening");
+          if (recvBuffer < collectorBuffer) {
+            // The kernel caps SO_RCVBUF at net.core.rmem_max (it reports double what it keeps).
+            logger.warn(
+              { asked: collectorBuffer, got: recvBuffer },
+              "collector socket buffer smaller than asked: raise net.core.rmem_max to avoid drops in bursts",
+            );
+          }
+        },
+        stop: () => listener.stop(),
+        metricRows: () => listener.metricRows(),
+      });
     }
     await aggregator.start();
     const signal = await waitForSignal();

@@ -1,6 +1,7 @@
 import type { Command } from "../command.js";
 import { agentCommand } from "./agent.js";
 import { aggregatorCommand } from "./aggregator.js";
+import { collectCommand } from "./collect.js";
 import { notBuiltYet } from "./not-built.js";
 import { configFile } from "./options.js";
 import { pcapCommand } from "./pcap.js";
@@ -8,18 +9,7 @@ import { upCommand } from "./up.js";
 
 export const commands: Command[] = [
   pcapCommand,
-  notBuiltYet(
-    {
-      name: "collect",
-      summary: "Decode the NetFlow v5/v9, IPFIX and sFlow v5 datagrams found in a capture (any UDP port).",
-      usage: "collect --pcap FILE [options]",
-      options: {
-        pcap: { type: "string", placeholder: "FILE", description: "Capture holding flow-export datagrams" },
-        format: { type: "string", placeholder: "ndjson|table", description: "Output format", default: "ndjson" },
-      },
-    },
-    "the collector issue (#5)",
-  ),
+  collectCommand,
   agentCommand,
   aggregatorCommand,
   notBuiltYet(

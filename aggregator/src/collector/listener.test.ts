@@ -1,0 +1,102 @@
+// The collector listening on loopback while a real exporter (softflowd, from Debian) sends to
+// it: what the aggregator counts per exporter equals what softflowd says it exported.
+import assert from "node:assert/strict";
+import { createSocket } from "node:dgram";
+import { existsSync } from "node:fs";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { haveCommand, repoRoot, run } from "@flowlens/testkit";
+import { LocalNetworks } from "../networks.js";
+import { defaultStateConfig, LiveState } from "../state/live-state.js";
+import { CollectorListener, kernelUdpDrops } from "./listener.js";
+import { NetflowDecoder } from "./netflow/decoder.js";
+
+const capture = join(repoRoot, "../shared/testdata/pcaps/ndpi/1kxun.pcap");
+const skip = !haveCommand("softflowd") ? "softflowd not installed" : !existsSync(capture) ? `${capture} absent` : false;
+
+/** softflowd's own account of what it exported (its -d summary). */
+function softflowdTotals(out: string): { records: number; octets: number; packets: number } {
+  const records = Number(/Flows exported: \d+ \((\d+) records\)/.exec(out)?.[1]);
+  let octets = 0;
+  let packets = 0;
+  for (const m of out.matchAll(/^\s+\w+ \(\d+\):\s+(\d+)\s+(\d+)/gm)) {
+    octets += Number(m[1]);
+    packets += Number(m[2]);
+  }
+  return { records, octets, packets };
+}
+
+describe("collector listener", () => {
+  for (const version of [5, 9, 10]) {
+    it(`receives softflowd's NetFlow ${version === 10 ? "IPFIX" : `v${version}`} on loopback; per-exporter totals equal softflowd's`, {
+      skip,
+    }, async () => {
+      const state = new LiveState(defaultStateConfig(), new LocalNetworks([]));
+      const listener = new CollectorListener(
+        { host: "127.0.0.1", ports: [0], recvBufferBytes: 8 << 20 },
+        new NetflowDecoder(),
+        (flows, exporter) => state.applyBatch(flows, { node: "collector", agentId: exporter }),
+      );
+      const [port] = await listener.start();
+      try {
+        const out = run(
+          "softflowd",
+          ["-r", capture, "-v", String(version), "-n", `127.0.0.1:${port}`, "-c", "none", "-d"],
+          {
+            timeoutMs: 30_000,
+          },
+        );
+        const want = softflowdTotals(out);
+        assert.ok(want.records > 100, out);
+        const start = Date.now();
+        while (listener.stats().records < want.records && Date.now() - start < 5000)
+          await new Promise((r) => setTimeout(r, 20));
+        const s = listener.stats();
+        assert.equal(s.records, want.records, JSON.stringify(s));
+        assert.equal(s.socketDrops, 0);
+        const exporter = state.exporters().find((e) => e.exporter === "127.0.0.1");
+        assert.ok(exporter, JSON.stringify(state.exporters()));
+        assert.equal(exporter.bytes, want.octets);
+        assert.equal(exporter.packets, want.packets);
+        assert.equal(state.totals().bytes, want.octets);
+      } finally {
+        await listener.stop();
+      }
+    });
+  }
+
+  it("counts what is not a flow export, and survives garbage", async () => {
+    const state = new LiveState(defaultStateConfig(), new LocalNetworks([]));
+    const listener = new CollectorListener(
+      { host: "127.0.0.1", ports: [0], recvBufferBytes: 1 << 20 },
+      new NetflowDecoder(),
+      (f, e) => state.applyBatch(f, { node: "collector", agentId: e }),
+    );
+    const [port] = await listener.start();
+    const sock = createSocket("udp4");
+    try {
+      const send = (b: Uint8Array) =>
+        new Promise<void>((res, rej) => sock.send(b, port as number, "127.0.0.1", (e) => (e ? rej(e) : res())));
+      await send(Buffer.from("hello"));
+      await send(Buffer.from([0, 0, 0, 5, 0, 0, 0, 1, 1, 2, 3, 4])); // sFlow v5 header start
+      await send(Buffer.from([0, 10, 0, 200, 1, 2])); // IPFIX header claiming 200 bytes
+      await send(Buffer.from([0, 9, 0, 1]));
+      const start = Date.now();
+      while (listener.stats().datagrams < 4 && Date.now() - start < 3000) await new Promise((r) => setTimeout(r, 10));
+      const s = listener.stats();
+      assert.equal(s.datagrams, 4);
+      assert.equal(s.notFlowExport, 1);
+      assert.equal(s.sflowUndecoded, 1);
+      assert.equal(s.records, 0);
+      assert.ok(Object.values(s.decodeErrors).reduce((a, b) => a + b, 0) >= 2, JSON.stringify(s.decodeErrors));
+    } finally {
+      sock.close();
+      await listener.stop();
+    }
+  });
+
+  it("reads socket drop counters from /proc/net/udp", () => {
+    const drops = kernelUdpDrops(new Set([1]), ["/nonexistent"]);
+    assert.equal(drops, 0);
+  });
+});

@@ -1,0 +1,163 @@
+// The collector's UDP side: sockets for NetFlow/IPFIX (and, counted for now, sFlow), large
+// receive buffers, each datagram decoded as it arrives and its flows handed to the live state.
+// Socket overflow is real loss the application never sees, so it is read from the kernel
+// (/proc/net/udp{,6} "drops" of our sockets) and counted too.
+import { createSocket, type Socket } from "node:dgram";
+import { readFileSync } from "node:fs";
+import type { pb } from "@flowlens/contracts";
+import type { NetflowDecoder } from "./netflow/decoder.js";
+import { DECODE_ERROR_REASONS } from "./netflow/errors.js";
+
+export interface CollectorListenerOptions {
+  /** Address to bind; "::" takes IPv4 and IPv6 (dual stack), "0.0.0.0" IPv4 only. */
+  host: string;
+  /** UDP ports for NetFlow v5/v9 and IPFIX (several: 2055, 4739). 0 picks a free one. */
+  ports: number[];
+  recvBufferBytes: number;
+}
+
+export const COLLECTOR_DEFAULTS = { host: "::", recvBufferBytes: 32 << 20 } as const;
+
+export interface CollectorStats {
+  datagrams: number;
+  bytes: number;
+  records: number;
+  /** Datagrams that are neither NetFlow/IPFIX nor sFlow. */
+  notFlowExport: number;
+  /** sFlow v5 datagrams (decoding lands with the sFlow decoder). */
+  sflowUndecoded: number;
+  /** Datagrams the kernel dropped because our socket buffer was full. */
+  socketDrops: number;
+  decodeErrors: Record<string, number>;
+  recvBufferBytes: number;
+}
+
+/** The local UDP ports' drop counters, from /proc/net/udp and /proc/net/udp6. */
+export function kernelUdpDrops(ports: ReadonlySet<number>, files = ["/proc/net/udp", "/proc/net/udp6"]): number {
+  let drops = 0;
+  for (const file of files) {
+    let text: string;
+    try {
+      text = readFileSync(file, "utf8");
+    } catch {
+      continue;
+    }
+    for (const line of text.split("\n").slice(1)) {
+      const cols = line.trim().split(/\s+/);
+      const local = cols[1];
+      if (!local || cols.length < 13) continue;
+      const port = Number.parseInt(local.slice(local.lastIndexOf(":") + 1), 16);
+      if (ports.has(port)) drops += Number(cols[12]) || 0;
+    }
+  }
+  return drops;
+}
+
+function isNetflow(p: Uint8Array): boolean {
+  return p.length >= 4 && p[0] === 0 && (p[1] === 5 || p[1] === 9 || p[1] === 10);
+}
+
+function isSflow(p: Uint8Array): boolean {
+  return p.length >= 8 && p[0] === 0 && p[1] === 0 && p[2] === 0 && p[3] === 5;
+}
+
+/** An IPv4-mapped IPv6 source (dual-stack socket) is the IPv4 exporter it stands for. */
+function exporterAddress(addr: string): string {
+  return addr.startsWith("::ffff:") && addr.includes(".") ? addr.slice(7) : addr;
+}
+
+export class CollectorListener {
+  readonly name = "collector";
+  private sockets: Socket[] = [];
+  private boundPorts = new Set<number>();
+  private readonly counters = { datagrams: 0, bytes: 0, records: 0, notFlowExport: 0, sflowUndecoded: 0 };
+  private readonly errors: Record<string, number> = Object.fromEntries(DECODE_ERROR_REASONS.map((r) => [r, 0]));
+  private dropsAtStart = 0;
+  private recvBuffer = 0;
+
+  constructor(
+    private readonly options: CollectorListenerOptions,
+    private readonly decoder: NetflowDecoder,
+    private readonly apply: (flows: pb.Flow[], exporter: string) => void,
+    private readonly clock: () => number = Date.now,
+  ) {}
+
+  /** Binds every port; resolves with the bound ports (in the order given). */
+  async start(): Promise<number[]> {
+    const bound: number[] = [];
+    for (const port of this.options.ports) {
+      const v6 = this.options.host.includes(":");
+      const socket = createSocket({
+        type: v6 ? "udp6" : "udp4",
+        ipv6Only: false,
+        recvBufferSize: this.options.recvBufferBytes,
+      });
+      socket.on("message", (msg, rinfo) => this.onDatagram(msg, rinfo.address));
+      // A socket error after bind (rare on UDP) is counted; the others keep running.
+      socket.on("error", () => {
+        this.errors.socket = (this.errors.socket ?? 0) + 1;
+      });
+      await new Promise<void>((resolve, reject) => {
+        socket.once("error", reject);
+        socket.bind(port, this.options.host, () => {
+          socket.off("error", reject);
+          resolve();
+        });
+      });
+      this.recvBuffer = socket.getRecvBufferSize();
+      const p = socket.address().port;
+      bound.push(p);
+      this.boundPorts.add(p);
+      this.sockets.push(socket);
+    }
+    this.dropsAtStart = kernelUdpDrops(this.boundPorts);
+    return bound;
+  }
+
+  private onDatagram(msg: Buffer, from: string): void {
+    this.counters.datagrams++;
+    this.counters.bytes += msg.length;
+    if (!isNetflow(msg)) {
+      if (isSflow(msg)) this.counters.sflowUndecoded++;
+      else this.counters.notFlowExport++;
+      return;
+    }
+    const exporter = exporterAddress(from);
+    const result = this.decoder.decode(msg, exporter, this.clock());
+    for (const [reason, n] of Object.entries(result.errors))
+      this.errors[reason] = (this.errors[reason] ?? 0) + (n ?? 0);
+    if (result.flows.length > 0) {
+      this.counters.records += result.flows.length;
+      this.apply(result.flows, exporter);
+    }
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.sockets.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    this.sockets = [];
+  }
+
+  stats(): CollectorStats {
+    return {
+      ...this.counters,
+      socketDrops: this.sockets.length > 0 ? Math.max(0, kernelUdpDrops(this.boundPorts) - this.dropsAtStart) : 0,
+      decodeErrors: { ...this.errors },
+      recvBufferBytes: this.recvBuffer,
+    };
+  }
+
+  metricRows(): Array<{ name: string; value: number; reason?: string }> {
+    const s = this.stats();
+    const d = this.decoder.stats();
+    return [
+      { name: "datagrams", value: s.datagrams },
+      { name: "bytes", value: s.bytes },
+      { name: "records", value: s.records },
+      { name: "not_flow_export", value: s.notFlowExport },
+      { name: "sflow_undecoded", value: s.sflowUndecoded },
+      { name: "socket_drops", value: s.socketDrops },
+      { name: "templates", value: d.templates },
+      ...Object.entries(s.decodeErrors).map(([reason, value]) => ({ name: "decode_errors", reason, value })),
+    ];
+  }
+}
