@@ -10,6 +10,7 @@
         "src/dpi.c",
         "src/flowtable.c",
         "src/live.c",
+        "src/ndjson.c",
         "src/source_afpacket.c",
         "src/source_pcap.c"
       ],

@@ -18,6 +18,8 @@ nativeEngine().readPcap(
       console.error(error);
       process.exitCode = 1;
     }
-    console.error(`engine: ${stats.packets} packets, ${flows} flows, ${stats.elapsedMs.toFixed(0)} ms`);
+    console.error(
+      `engine: ${stats.packets} packets, ${flows} flows, ${stats.elapsedMs.toFixed(0)} ms (reader thread CPU ${stats.cpuMs.toFixed(0)} ms)`,
+    );
   },
 );

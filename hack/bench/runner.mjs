@@ -19,11 +19,16 @@ export function runOnce({ cmd, args, env }) {
     const child = useTime
       ? spawn("/usr/bin/time", ["-f", "__flowlens_rss_kb=%M", cmd, ...args], { env: { ...process.env, ...env } })
       : spawn(cmd, args, { env: { ...process.env, ...env } });
-    let out = "";
+    // Only the last line of stdout matters (a self-report); keep raw chunks of the tail and
+    // decode once at the end, so that reading a command's output (100 MB of NDJSON from
+    // `flowlens pcap`) costs this process next to nothing on a machine it shares with the run.
+    let tail = [];
+    let tailBytes = 0;
     let err = "";
     child.stdout.on("data", (c) => {
-      out += c;
-      if (out.length > 1 << 20) out = out.slice(-(1 << 16));
+      tail.push(c);
+      tailBytes += c.length;
+      while (tail.length > 1 && tailBytes - tail[0].length >= 1 << 16) tailBytes -= tail.shift().length;
     });
     child.stderr.on("data", (c) => {
       err += c;
@@ -44,6 +49,8 @@ export function runOnce({ cmd, args, env }) {
         );
         return;
       }
+      const out = Buffer.concat(tail).toString("utf8");
+      tail = [];
       const last = out.trim().split("\n").pop() ?? "";
       let rate;
       try {

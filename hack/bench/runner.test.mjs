@@ -24,6 +24,17 @@ describe("bench runner", () => {
     assert.ok(r.rssKb === undefined || r.rssKb > 1000, `rss ${r.rssKb}`);
   });
 
+  it("finds the self-report after megabytes of output", async () => {
+    const r = await runOnce({
+      cmd: node,
+      args: [
+        "-e",
+        `process.stdout.write("x".repeat(3 << 20) + "\\n"); console.log(JSON.stringify({items:10,seconds:2}))`,
+      ],
+    });
+    assert.equal(r.rate, 5);
+  });
+
   it("fails loudly when a side exits non-zero", async () => {
     await assert.rejects(
       runOnce({ cmd: node, args: ["-e", "console.error('boom'); process.exit(3)"] }),

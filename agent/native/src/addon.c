@@ -1,6 +1,8 @@
 /* N-API surface of the flow engine. Packet loops run on their own threads; JS sees finished
- * flows in batches (an ArrayBuffer of fixed-layout records, decoded in agent/src/engine) and a
- * final stats object. Nothing per packet crosses into JS. */
+ * flows in batches (an ArrayBuffer of serialized records, flow_out.h, decoded in
+ * agent/src/engine; or for `flowlens pcap` their NDJSON, printed here) and a final stats
+ * object. Nothing per packet crosses into JS. */
+#define _GNU_SOURCE /* strerrorname_np */
 #define NAPI_VERSION 8
 #include <node_api.h>
 #include <pthread.h>
@@ -9,11 +11,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 
 #include "batch.h"
 #include "dpi.h"
 #include "flowtable.h"
 #include "live.h"
+#include "ndjson.h"
 #include "source_pcap.h"
 
 #define CHECK(env, call)                                                   \
@@ -40,14 +45,19 @@ struct job {
   struct fl_table_config tcfg;
   struct fl_pcap **files;
   int nfiles;
-  uint32_t batch_size;
+  struct fl_batch_pool *pool;
   struct fl_batch *cur;
+  int ndjson;          /* hand JS NDJSON text instead of records */
+  int out_fd;          /* with ndjson: write the text here instead (-1: hand it to JS) */
+  int out_errno;       /* writing the text failed: the rest is dropped and reading stops */
+  char *scratch;       /* NDJSON formatting buffer (JS thread) */
+  size_t scratch_cap;
   volatile int stop;
   int failed;
   char err[1024];
   struct fl_table_stats stats;
   struct fl_dpi_stats dpi_stats;
-  uint64_t elapsed_ns, first_ts_us, last_ts_us;
+  uint64_t elapsed_ns, cpu_ns, first_ts_us, last_ts_us;
   struct fl_table *table;
   uint64_t last_expire_s;
 };
@@ -64,17 +74,16 @@ static void send_batch(struct job *j) {
   j->cur = NULL;
   /* Blocking: a slow consumer slows the reader instead of growing an unbounded queue. */
   if (napi_call_threadsafe_function(j->tsfn, m, napi_tsfn_blocking) != napi_ok) {
-    free(m->batch);
+    fl_batch_put(j->pool, m->batch);
     free(m);
   }
 }
 
 static void on_flow(void *ctx, const struct fl_flow_out *rec) {
   struct job *j = ctx;
-  if (!j->cur) j->cur = fl_batch_new(j->batch_size);
+  if (!j->cur) j->cur = fl_batch_get(j->pool);
   if (!j->cur) return; /* out of memory: the flow is lost, and counted as exported anyway */
-  j->cur->recs[j->cur->count++] = *rec;
-  if (j->cur->count == j->cur->cap) send_batch(j);
+  if (fl_batch_add(j->cur, rec)) send_batch(j);
 }
 
 static void on_packet(void *ctx, const struct fl_packet *p) {
@@ -92,6 +101,13 @@ static void on_packet(void *ctx, const struct fl_packet *p) {
 static uint64_t mono_ns(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
+  return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+}
+
+/* The reader thread's own CPU time: what the engine costs, whatever else the machine runs. */
+static uint64_t thread_cpu_ns(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
   return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
@@ -117,6 +133,7 @@ static void *pcap_thread(void *arg) {
     j->table = NULL;
   }
   j->elapsed_ns = mono_ns() - t0;
+  j->cpu_ns = thread_cpu_ns();
   struct msg *m = malloc(sizeof(*m));
   if (m) {
     m->kind = MSG_DONE;
@@ -144,6 +161,7 @@ static napi_value make_stats(napi_env env, struct job *j) {
   SETN("flowsEvicted", j->stats.flows_evicted);
   SETN("sampledOut", j->stats.sampled_out);
   SETN("elapsedMs", (double)j->elapsed_ns / 1e6);
+  SETN("cpuMs", (double)j->cpu_ns / 1e6);
   SETN("firstPacketUs", j->first_ts_us);
   SETN("lastPacketUs", j->last_ts_us);
 #undef SETN
@@ -154,6 +172,16 @@ static napi_value make_stats(napi_env env, struct job *j) {
     napi_set_named_property(env, errs, fl_decode_result_names[r], v);
   }
   napi_set_named_property(env, o, "decodeErrors", errs);
+  if (j->out_errno) {
+    napi_value oe;
+    napi_create_object(env, &oe);
+    const char *code = strerrorname_np(j->out_errno);
+    napi_create_string_utf8(env, code ? code : "EIO", NAPI_AUTO_LENGTH, &v);
+    napi_set_named_property(env, oe, "code", v);
+    napi_create_string_utf8(env, strerror(j->out_errno), NAPI_AUTO_LENGTH, &v);
+    napi_set_named_property(env, oe, "message", v);
+    napi_set_named_property(env, o, "outputError", oe);
+  }
   return o;
 }
 
@@ -162,7 +190,13 @@ static void job_free(napi_env env, struct job *j) {
   if (j->on_done) napi_delete_reference(env, j->on_done);
   for (int i = 0; i < j->nfiles; i++) fl_pcap_close(j->files[i]);
   free(j->files);
-  free(j->cur);
+  if (j->pool) {
+    fl_batch_put(j->pool, j->cur);
+    fl_batch_pool_free(j->pool);
+  } else {
+    free(j->cur);
+  }
+  free(j->scratch);
   free(j);
 }
 
@@ -180,10 +214,18 @@ static void call_js(napi_env env, napi_value js_cb, void *context, void *data) {
   napi_value global, fn, args[2], result;
   napi_get_global(env, &global);
   if (m->kind == MSG_BATCH) {
-    napi_create_uint32(env, m->batch->count, &args[1]); /* before the batch changes hands */
-    args[0] = fl_batch_to_arraybuffer(env, m->batch);
     napi_get_reference_value(env, j->on_batch, &fn);
-    napi_call_function(env, global, fn, 2, args, &result);
+    if (!j->ndjson) {
+      fl_batch_call_js(env, fn, j->pool, m->batch);
+    } else if (j->out_errno) {
+      fl_batch_put(j->pool, m->batch);
+    } else {
+      int e = fl_batch_call_js_ndjson(env, fn, j->pool, m->batch, j->out_fd, &j->scratch, &j->scratch_cap);
+      if (e) { /* nowhere to put flows: stop reading */
+        j->out_errno = e;
+        j->stop = 1;
+      }
+    }
   } else {
     pthread_join(j->thread, NULL);
     if (j->failed) {
@@ -231,7 +273,11 @@ static napi_value throw_code(napi_env env, const char *code, const char *msg) {
 
 /* readPcap(options, onBatch(buffer, count), onDone(error|null, stats)) -> handle
  * options: { files: string[], bpf?: string, idleTimeoutMs, activeTimeoutMs, lingerMs, maxFlows,
- *            dpi: boolean, sampling, batchSize } */
+ *            dpi: boolean, sampling, batchSize, output?: "records" | "ndjson", fd?: number }
+ * onBatch gets an ArrayBuffer of serialized records valid during the call only, or with
+ * output "ndjson" a Buffer of their NDJSON lines, or with an fd too null: the lines went there
+ * (from the JS thread, so the reader thread never waits on the consumer; a write error is
+ * stats.outputError and ends reading). */
 static napi_value read_pcap(napi_env env, napi_callback_info info) {
   size_t argc = 3;
   napi_value argv[3];
@@ -243,7 +289,7 @@ static napi_value read_pcap(napi_env env, napi_callback_info info) {
   uint32_t idle_ms, active_ms, linger_ms, sampling, batch;
   if (get_u32(env, opts, "idleTimeoutMs", 30000, &idle_ms) || get_u32(env, opts, "activeTimeoutMs", 300000, &active_ms) ||
       get_u32(env, opts, "lingerMs", 2000, &linger_ms) || get_u32(env, opts, "maxFlows", 1000000, &j->tcfg.max_flows) ||
-      get_u32(env, opts, "sampling", 1, &sampling) || get_u32(env, opts, "batchSize", 64, &batch)) {
+      get_u32(env, opts, "sampling", 1, &sampling) || get_u32(env, opts, "batchSize", 1024, &batch)) {
     free(j);
     return throw_code(env, "ERR_INVALID_ARG", "readPcap: numeric options must be non-negative 32-bit numbers");
   }
@@ -255,7 +301,11 @@ static napi_value read_pcap(napi_env env, napi_callback_info info) {
   j->tcfg.active_timeout_us = (uint64_t)active_ms * 1000;
   j->tcfg.linger_us = (uint64_t)linger_ms * 1000;
   j->tcfg.sampling = sampling;
-  j->batch_size = batch;
+  j->pool = fl_batch_pool_new(batch);
+  if (!j->pool) {
+    free(j);
+    return throw_code(env, "ENOMEM", "out of memory");
+  }
   bool dpi = true, has;
   napi_has_named_property(env, opts, "dpi", &has);
   if (has) {
@@ -263,6 +313,33 @@ static napi_value read_pcap(napi_env env, napi_callback_info info) {
     napi_get_value_bool(env, v, &dpi);
   }
   j->tcfg.dpi = dpi;
+
+  napi_has_named_property(env, opts, "output", &has);
+  if (has) {
+    napi_get_named_property(env, opts, "output", &v);
+    napi_valuetype t;
+    napi_typeof(env, v, &t);
+    char *out = t == napi_string ? get_str(env, v) : NULL;
+    int ok = t == napi_undefined || (out && (!strcmp(out, "records") || !strcmp(out, "ndjson")));
+    j->ndjson = out && !strcmp(out, "ndjson");
+    free(out);
+    if (!ok) {
+      job_free(env, j);
+      return throw_code(env, "ERR_INVALID_ARG", "readPcap: options.output must be \"records\" or \"ndjson\"");
+    }
+  }
+  uint32_t fd;
+  if (get_u32(env, opts, "fd", UINT32_MAX, &fd) || (fd != UINT32_MAX && (!j->ndjson || fd > INT32_MAX))) {
+    job_free(env, j);
+    return throw_code(env, "ERR_INVALID_ARG", "readPcap: options.fd must be a file descriptor, with output \"ndjson\"");
+  }
+  j->out_fd = fd == UINT32_MAX ? -1 : (int)fd;
+  if (j->out_fd >= 0) {
+    /* A pipe holds 64 KiB by default: each batch of text (~0.5 MB) would take a dozen wake-ups
+     * of the reader and of us. 1 MiB is what an unprivileged process may ask for by default. */
+    struct stat st;
+    if (fstat(j->out_fd, &st) == 0 && S_ISFIFO(st.st_mode)) fcntl(j->out_fd, F_SETPIPE_SZ, 1 << 20);
+  }
 
   char *bpf = NULL;
   napi_has_named_property(env, opts, "bpf", &has);
@@ -275,7 +352,7 @@ static napi_value read_pcap(napi_env env, napi_callback_info info) {
   bool is_array = false;
   if (napi_get_named_property(env, opts, "files", &files_v) != napi_ok || napi_is_array(env, files_v, &is_array) != napi_ok || !is_array) {
     free(bpf);
-    free(j);
+    job_free(env, j);
     return throw_code(env, "ERR_INVALID_ARG", "readPcap: options.files must be an array of paths");
   }
   uint32_t n;
@@ -311,13 +388,14 @@ static napi_value read_pcap(napi_env env, napi_callback_info info) {
   return undef;
 }
 
-/* Field offsets of struct fl_flow_out, so the JS decoder never hard-codes the layout. */
+/* Field offsets of struct fl_rec and the order of the strings after it, so the JS decoder never
+ * hard-codes the layout. */
 static napi_value flow_layout(napi_env env) {
-  napi_value o, offs, v;
+  napi_value o, offs, v, strs;
   napi_create_object(env, &o);
   napi_create_object(env, &offs);
-#define OFF(js, field)                                                      \
-  napi_create_uint32(env, (uint32_t)offsetof(struct fl_flow_out, field), &v); \
+#define OFF(js, field)                                                    \
+  napi_create_uint32(env, (uint32_t)offsetof(struct fl_rec, field), &v); \
   napi_set_named_property(env, offs, js, v)
   OFF("src", src);
   OFF("dst", dst);
@@ -339,6 +417,7 @@ static napi_value flow_layout(napi_env env) {
   OFF("d2sOoo", d2s_ooo);
   OFF("sampling", sampling);
   OFF("ifindex", ifindex);
+  OFF("size", size);
   OFF("sport", sport);
   OFF("dport", dport);
   OFF("vlan", vlan);
@@ -350,20 +429,64 @@ static napi_value flow_layout(napi_env env) {
   OFF("tunnel", tunnel);
   OFF("dnsRcode", dns_rcode);
   OFF("dpiDone", dpi_done);
-  OFF("l7", l7);
-  OFF("category", category);
-  OFF("host", host);
-  OFF("url", url);
-  OFF("userAgent", user_agent);
-  OFF("sni", sni);
-  OFF("dnsQuery", dns_query);
-  OFF("ja3c", ja3c);
-  OFF("communityId", community_id);
+  OFF("strLen", str_len);
 #undef OFF
   napi_set_named_property(env, o, "offsets", offs);
-  napi_create_uint32(env, (uint32_t)sizeof(struct fl_flow_out), &v);
-  napi_set_named_property(env, o, "size", v);
+  napi_create_uint32(env, (uint32_t)sizeof(struct fl_rec), &v);
+  napi_set_named_property(env, o, "fixedSize", v);
+  static const char *const names[FL_STR__COUNT] = {
+      [FL_STR_L7] = "l7",       [FL_STR_CATEGORY] = "category", [FL_STR_HOST] = "host",
+      [FL_STR_URL] = "url",     [FL_STR_USER_AGENT] = "userAgent", [FL_STR_SNI] = "sni",
+      [FL_STR_DNS_QUERY] = "dnsQuery", [FL_STR_JA3C] = "ja3c",   [FL_STR_COMMUNITY_ID] = "communityId",
+  };
+  napi_create_array_with_length(env, FL_STR__COUNT, &strs);
+  for (uint32_t i = 0; i < FL_STR__COUNT; i++) {
+    napi_create_string_utf8(env, names[i], NAPI_AUTO_LENGTH, &v);
+    napi_set_element(env, strs, i, v);
+  }
+  napi_set_named_property(env, o, "strings", strs);
   return o;
+}
+
+/* formatNdjson(buffer, count) -> Buffer: the NDJSON lines of a batch's records, as `flowlens
+ * pcap` prints them (for tests, and for callers that hold records already). */
+static napi_value format_ndjson(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], out;
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  void *data;
+  size_t bytes;
+  uint32_t count;
+  bool is_ab = false;
+  if (argc < 2 || napi_is_arraybuffer(env, argv[0], &is_ab) != napi_ok || !is_ab ||
+      napi_get_arraybuffer_info(env, argv[0], &data, &bytes) != napi_ok ||
+      napi_get_value_uint32(env, argv[1], &count) != napi_ok)
+    return throw_code(env, "ERR_INVALID_ARG", "formatNdjson(buffer: ArrayBuffer, count: number)");
+  /* Records are read in place as structs: from a copy when the buffer is not aligned for them. */
+  uint8_t *copy = NULL;
+  if ((uintptr_t)data % 8) {
+    copy = malloc(bytes ? bytes : 1);
+    if (!copy) return throw_code(env, "ENOMEM", "out of memory");
+    memcpy(copy, data, bytes);
+    data = copy;
+  }
+  if (fl_rec_check(data, bytes, count) != 0) {
+    free(copy);
+    return throw_code(env, "ERR_INVALID_ARG", "formatNdjson: the buffer does not hold that many well-formed records");
+  }
+  char *text = NULL;
+  size_t cap = 0;
+  size_t len = fl_batch_ndjson(data, count, &text, &cap);
+  if (len == SIZE_MAX) {
+    free(text);
+    free(copy);
+    return throw_code(env, "ENOMEM", "out of memory");
+  }
+  napi_status st = napi_create_buffer_copy(env, len, text ? text : "", NULL, &out);
+  free(text);
+  free(copy);
+  if (st != napi_ok) return throw_code(env, "ENOMEM", "out of memory");
+  return out;
 }
 
 static napi_value risk_names(napi_env env) {
@@ -382,6 +505,8 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "readPcap", fn);
   napi_create_function(env, "startLive", NAPI_AUTO_LENGTH, fl_live_start, NULL, &fn);
   napi_set_named_property(env, exports, "startLive", fn);
+  napi_create_function(env, "formatNdjson", NAPI_AUTO_LENGTH, format_ndjson, NULL, &fn);
+  napi_set_named_property(env, exports, "formatNdjson", fn);
   napi_set_named_property(env, exports, "flowLayout", flow_layout(env));
   napi_set_named_property(env, exports, "riskNames", risk_names(env));
   return exports;

@@ -80,6 +80,136 @@ static void sha1_one_block(const uint8_t *msg, unsigned len, uint8_t digest[20])
   }
 }
 
+/* The same compression with the x86 SHA extensions (Intel's reference sequence for one block),
+ * about five times faster: a flow export hashes one of these, and it was a tenth of the reader
+ * thread's time. Chosen at run time; any other CPU or compiler takes the portable code. */
+#if defined(__x86_64__) && (defined(__GNUC__) || defined(__clang__))
+#include <cpuid.h>
+#include <immintrin.h>
+#define FL_SHA_NI 1
+
+__attribute__((target("sha,sse4.1"))) static void sha1_one_block_ni(const uint8_t *msg, unsigned len, uint8_t digest[20]) {
+  uint8_t block[64];
+  uint64_t bits = (uint64_t)len * 8u;
+  memcpy(block, msg, len);
+  block[len] = 0x80;
+  memset(block + len + 1, 0, 64u - 8u - (len + 1u));
+  for (unsigned i = 0; i < 8; i++) block[56 + i] = (uint8_t)(bits >> (56 - 8 * i));
+
+  const __m128i mask = _mm_set_epi64x(0x0001020304050607ULL, 0x08090a0b0c0d0e0fULL);
+  __m128i abcd = _mm_set_epi32((int)0x67452301u, (int)0xEFCDAB89u, (int)0x98BADCFEu, (int)0x10325476u);
+  __m128i e0 = _mm_set_epi32((int)0xC3D2E1F0u, 0, 0, 0);
+  const __m128i abcd_save = abcd, e0_save = e0;
+  __m128i e1, m0, m1, m2, m3;
+
+  /* Rounds 0-3 */
+  m0 = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(const void *)(block + 0)), mask);
+  e0 = _mm_add_epi32(e0, m0);
+  e1 = abcd;
+  abcd = _mm_sha1rnds4_epu32(abcd, e0, 0);
+  /* Rounds 4-7 */
+  m1 = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(const void *)(block + 16)), mask);
+  e1 = _mm_sha1nexte_epu32(e1, m1);
+  e0 = abcd;
+  abcd = _mm_sha1rnds4_epu32(abcd, e1, 0);
+  m0 = _mm_sha1msg1_epu32(m0, m1);
+  /* Rounds 8-11 */
+  m2 = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(const void *)(block + 32)), mask);
+  e0 = _mm_sha1nexte_epu32(e0, m2);
+  e1 = abcd;
+  abcd = _mm_sha1rnds4_epu32(abcd, e0, 0);
+  m1 = _mm_sha1msg1_epu32(m1, m2);
+  m0 = _mm_xor_si128(m0, m2);
+  /* Rounds 12-15 */
+  m3 = _mm_shuffle_epi8(_mm_loadu_si128((const __m128i *)(const void *)(block + 48)), mask);
+  e1 = _mm_sha1nexte_epu32(e1, m3);
+  e0 = abcd;
+  m0 = _mm_sha1msg2_epu32(m0, m3);
+  abcd = _mm_sha1rnds4_epu32(abcd, e1, 0);
+  m2 = _mm_sha1msg1_epu32(m2, m3);
+  m1 = _mm_xor_si128(m1, m3);
+
+  /* Rounds 16-67: the same four-step pattern with the message words rotating. */
+#define ROUNDS4(ea, eb, ma, mb, mc, md, f)  \
+  ea = _mm_sha1nexte_epu32(ea, ma);         \
+  eb = abcd;                                \
+  mb = _mm_sha1msg2_epu32(mb, ma);          \
+  abcd = _mm_sha1rnds4_epu32(abcd, ea, f); \
+  md = _mm_sha1msg1_epu32(md, ma);          \
+  mc = _mm_xor_si128(mc, ma);
+  ROUNDS4(e0, e1, m0, m1, m2, m3, 0) /* 16-19 */
+  ROUNDS4(e1, e0, m1, m2, m3, m0, 1) /* 20-23 */
+  ROUNDS4(e0, e1, m2, m3, m0, m1, 1) /* 24-27 */
+  ROUNDS4(e1, e0, m3, m0, m1, m2, 1) /* 28-31 */
+  ROUNDS4(e0, e1, m0, m1, m2, m3, 1) /* 32-35 */
+  ROUNDS4(e1, e0, m1, m2, m3, m0, 1) /* 36-39 */
+  ROUNDS4(e0, e1, m2, m3, m0, m1, 2) /* 40-43 */
+  ROUNDS4(e1, e0, m3, m0, m1, m2, 2) /* 44-47 */
+  ROUNDS4(e0, e1, m0, m1, m2, m3, 2) /* 48-51 */
+  ROUNDS4(e1, e0, m1, m2, m3, m0, 2) /* 52-55 */
+  ROUNDS4(e0, e1, m2, m3, m0, m1, 2) /* 56-59 */
+  ROUNDS4(e1, e0, m3, m0, m1, m2, 3) /* 60-63 */
+  ROUNDS4(e0, e1, m0, m1, m2, m3, 3) /* 64-67 */
+#undef ROUNDS4
+  /* Rounds 68-71 */
+  e1 = _mm_sha1nexte_epu32(e1, m1);
+  e0 = abcd;
+  m2 = _mm_sha1msg2_epu32(m2, m1);
+  abcd = _mm_sha1rnds4_epu32(abcd, e1, 3);
+  m3 = _mm_xor_si128(m3, m1);
+  /* Rounds 72-75 */
+  e0 = _mm_sha1nexte_epu32(e0, m2);
+  e1 = abcd;
+  m3 = _mm_sha1msg2_epu32(m3, m2);
+  abcd = _mm_sha1rnds4_epu32(abcd, e0, 3);
+  /* Rounds 76-79 */
+  e1 = _mm_sha1nexte_epu32(e1, m3);
+  e0 = abcd;
+  abcd = _mm_sha1rnds4_epu32(abcd, e1, 3);
+
+  e0 = _mm_sha1nexte_epu32(e0, e0_save);
+  abcd = _mm_add_epi32(abcd, abcd_save);
+  uint32_t h[5];
+  h[0] = (uint32_t)_mm_extract_epi32(abcd, 3);
+  h[1] = (uint32_t)_mm_extract_epi32(abcd, 2);
+  h[2] = (uint32_t)_mm_extract_epi32(abcd, 1);
+  h[3] = (uint32_t)_mm_extract_epi32(abcd, 0);
+  h[4] = (uint32_t)_mm_extract_epi32(e0, 3);
+  for (unsigned i = 0; i < 5; i++) {
+    digest[4 * i] = (uint8_t)(h[i] >> 24);
+    digest[4 * i + 1] = (uint8_t)(h[i] >> 16);
+    digest[4 * i + 2] = (uint8_t)(h[i] >> 8);
+    digest[4 * i + 3] = (uint8_t)h[i];
+  }
+}
+
+/* 1 if the CPU has SHA and SSE4.1, cached (0 = not asked yet, 1 = yes, 2 = no). */
+static int have_sha_ni(void) {
+  static int known;
+  int v = __atomic_load_n(&known, __ATOMIC_RELAXED);
+  if (!v) {
+    unsigned a, b, c, d;
+    int sse41 = __get_cpuid(1, &a, &b, &c, &d) && (c & (1u << 19)) && (c & (1u << 9));
+    int sha = __get_cpuid_count(7, 0, &a, &b, &c, &d) && (b & (1u << 29));
+    v = sse41 && sha ? 1 : 2;
+    __atomic_store_n(&known, v, __ATOMIC_RELAXED);
+  }
+  return v == 1;
+}
+#endif
+
+void fl_sha1_short(const uint8_t *msg, unsigned len, uint8_t digest[20], int accel) {
+#ifdef FL_SHA_NI
+  if (accel && have_sha_ni()) {
+    sha1_one_block_ni(msg, len, digest);
+    return;
+  }
+#else
+  (void)accel;
+#endif
+  sha1_one_block(msg, len, digest);
+}
+
 /* ---- ICMP type/code -> port equivalents ------------------------------ */
 
 /* The spec delegates ICMP handling to Zeek's ICMP4_counterpart /
@@ -195,7 +325,7 @@ int fl_community_id(uint8_t ip_version, const uint8_t src[16], const uint8_t dst
     buf[n++] = (uint8_t)p2;
   }
 
-  sha1_one_block(buf, n, digest);
+  fl_sha1_short(buf, n, digest, 1);
 
   /* "1:" version prefix, then standard padded base64 of the 20-byte digest:
    * 6 full 3-byte groups + one 2-byte group ending in '=' -> 28 chars. */

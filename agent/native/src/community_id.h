@@ -33,6 +33,10 @@ int fl_community_id(uint8_t ip_version, const uint8_t src[16], const uint8_t dst
  * share a flow while an unreachable is a flow of its own. */
 int fl_icmp_counterpart(uint8_t proto, uint16_t type);
 
+/* SHA-1 of msg[0..len), len <= 55 (one block), with the CPU's SHA instructions when `accel`
+ * and the CPU has them. Exposed so tests can hold both implementations to the same digests. */
+void fl_sha1_short(const uint8_t *msg, unsigned len, uint8_t digest[20], int accel);
+
 #ifdef __cplusplus
 }
 #endif

@@ -92,22 +92,14 @@ static size_t put(char *dst, const char *s) {
 
 static int is_proto(const ndpi_protocol *p, uint16_t id) { return p->master_protocol == id || p->app_protocol == id; }
 
-/* Copies what the export needs out of the nDPI state. */
-static void collect(struct fl_dpi *d, struct ndpi_flow_struct *f, ndpi_protocol proto, uint8_t guessed,
-                    struct fl_dpi_result *out) {
-  (void)d;
-  out->master = proto.master_protocol;
-  out->app = proto.app_protocol;
-  out->category = (uint16_t)proto.category;
-  out->guessed = guessed;
-  out->risks = f->risk;
-  out->dns_rcode = FL_NO_RCODE;
-
+/* Copies what the export needs out of the nDPI state into one allocation. */
+static struct fl_dpi_result *collect(struct ndpi_flow_struct *f, ndpi_protocol proto, uint8_t guessed) {
   const char *name = f->host_server_name[0] ? f->host_server_name : NULL;
   const char *host = NULL, *sni = NULL, *dnsq = NULL;
+  uint8_t rcode = FL_NO_RCODE;
   if (is_proto(&proto, NDPI_PROTOCOL_DNS) || is_proto(&proto, NDPI_PROTOCOL_MDNS) || is_proto(&proto, NDPI_PROTOCOL_LLMNR)) {
     dnsq = name;
-    if (!f->protos.dns.is_query || f->protos.dns.num_answers > 0 || f->protos.dns.reply_code) out->dns_rcode = f->protos.dns.reply_code;
+    if (!f->protos.dns.is_query || f->protos.dns.num_answers > 0 || f->protos.dns.reply_code) rcode = f->protos.dns.reply_code;
   } else if (is_proto(&proto, NDPI_PROTOCOL_TLS) || is_proto(&proto, NDPI_PROTOCOL_QUIC) || is_proto(&proto, NDPI_PROTOCOL_DTLS)) {
     sni = name;
   } else {
@@ -118,23 +110,31 @@ static void collect(struct fl_dpi *d, struct ndpi_flow_struct *f, ndpi_protocol 
                             (is_proto(&proto, NDPI_PROTOCOL_TLS) || is_proto(&proto, NDPI_PROTOCOL_QUIC) || is_proto(&proto, NDPI_PROTOCOL_DTLS))
                         ? f->protos.tls_quic.ja3_client
                         : NULL;
-  out->meta = NULL;
-  if (!host && !url && !ua && !sni && !dnsq && !ja3) return;
-  size_t n = put(NULL, host) + put(NULL, url) + put(NULL, ua) + put(NULL, sni) + put(NULL, dnsq) + put(NULL, ja3);
-  char *m = malloc(n);
-  if (!m) return; /* metadata is best effort; the classification itself is kept */
-  char *w = m;
-  w += put(w, host);
-  w += put(w, url);
-  w += put(w, ua);
-  w += put(w, sni);
-  w += put(w, dnsq);
-  put(w, ja3);
-  out->meta = m;
+  int has_meta = host || url || ua || sni || dnsq || ja3;
+  size_t n = has_meta ? put(NULL, host) + put(NULL, url) + put(NULL, ua) + put(NULL, sni) + put(NULL, dnsq) + put(NULL, ja3) : 0;
+  struct fl_dpi_result *r = malloc(sizeof(*r) + n);
+  if (!r) return NULL;
+  r->master = proto.master_protocol;
+  r->app = proto.app_protocol;
+  r->category = (uint16_t)proto.category;
+  r->guessed = guessed;
+  r->risks = f->risk;
+  r->dns_rcode = rcode;
+  r->has_meta = (uint8_t)has_meta;
+  if (has_meta) {
+    char *w = r->meta;
+    w += put(w, host);
+    w += put(w, url);
+    w += put(w, ua);
+    w += put(w, sni);
+    w += put(w, dnsq);
+    put(w, ja3);
+  }
+  return r;
 }
 
 int fl_dpi_packet(struct fl_dpi *d, struct ndpi_flow_struct *f, const uint8_t *l3, uint32_t len, uint64_t ts_ms,
-                  uint8_t l4proto, uint64_t packets, struct fl_dpi_result *out) {
+                  uint8_t l4proto, uint64_t packets, struct fl_dpi_result **out) {
   if (len > 0xffff) len = 0xffff;
   /* As ndpiReader: `packets` counts this packet; past the budget, classify once more and stop. */
   int enough = (l4proto == 17 && packets > MAX_UDP_DISSECTED_PKTS) || (l4proto == 6 && packets > MAX_TCP_DISSECTED_PKTS);
@@ -143,28 +143,17 @@ int fl_dpi_packet(struct fl_dpi *d, struct ndpi_flow_struct *f, const uint8_t *l
   if (!enough && ndpi_extra_dissection_possible(d->ndpi, f)) return 0; /* e.g. waiting for the certificate */
   uint8_t guessed = 0;
   if (p.app_protocol == NDPI_PROTOCOL_UNKNOWN) p = ndpi_detection_giveup(d->ndpi, f, 1, &guessed);
-  collect(d, f, p, guessed, out);
+  *out = collect(f, p, guessed);
   release(d, f);
   return 1;
 }
 
-void fl_dpi_finish(struct fl_dpi *d, struct ndpi_flow_struct *f, struct fl_dpi_result *out) {
+struct fl_dpi_result *fl_dpi_finish(struct fl_dpi *d, struct ndpi_flow_struct *f) {
   uint8_t guessed = 0;
   ndpi_protocol p = ndpi_detection_giveup(d->ndpi, f, 1, &guessed);
-  collect(d, f, p, guessed, out);
+  struct fl_dpi_result *r = collect(f, p, guessed);
   release(d, f);
-}
-
-void fl_dpi_result_free(struct fl_dpi_result *r) {
-  free(r->meta);
-  r->meta = NULL;
-}
-
-static void copy_field(char *dst, size_t cap, const char *src) {
-  size_t n = strlen(src);
-  if (n >= cap) n = cap - 1;
-  memcpy(dst, src, n);
-  dst[n] = '\0';
+  return r;
 }
 
 void fl_dpi_fill(struct fl_dpi *d, const struct fl_dpi_result *r, struct fl_flow_out *o) {
@@ -173,16 +162,16 @@ void fl_dpi_fill(struct fl_dpi *d, const struct fl_dpi_result *r, struct fl_flow
   p.app_protocol = r->app;
   p.category = (ndpi_protocol_category_t)r->category;
   ndpi_protocol2name(d->ndpi, p, o->l7, sizeof(o->l7));
-  copy_field(o->category, sizeof(o->category), ndpi_category_get_name(d->ndpi, p.category));
-  o->risks = r->risks;
-  o->dns_rcode = r->dns_rcode;
-  o->dpi_done = 1;
-  if (!r->meta) return;
+  o->str[FL_STR_L7] = o->l7;
+  o->str[FL_STR_CATEGORY] = ndpi_category_get_name(d->ndpi, p.category);
+  o->rec.risks = r->risks;
+  o->rec.dns_rcode = r->dns_rcode;
+  o->rec.dpi_done = 1;
+  if (!r->has_meta) return;
+  static const int fields[] = {FL_STR_HOST, FL_STR_URL, FL_STR_USER_AGENT, FL_STR_SNI, FL_STR_DNS_QUERY, FL_STR_JA3C};
   const char *m = r->meta;
-  char *fields[] = {o->host, o->url, o->user_agent, o->sni, o->dns_query, o->ja3c};
-  size_t caps[] = {sizeof(o->host), sizeof(o->url), sizeof(o->user_agent), sizeof(o->sni), sizeof(o->dns_query), sizeof(o->ja3c)};
   for (int i = 0; i < 6; i++) {
-    copy_field(fields[i], caps[i], m);
+    o->str[fields[i]] = m;
     m += strlen(m) + 1;
   }
 }

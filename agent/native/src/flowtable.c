@@ -5,6 +5,7 @@
 
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 #include "community_id.h"
 #include "dpi.h"
@@ -13,6 +14,10 @@
 #define FRAG_SLOTS 4096
 #define FRAG_TTL_US (30ull * 1000000)
 #define CLOSING_SLOTS 65536 /* flows lingering after FIN/RST; past it the oldest ends at once */
+/* The bucket array starts this small and doubles as the flows in the table outnumber it: sized
+ * for max_flows from the start it was a cache miss on nearly every packet and every export
+ * when (as usual) far fewer flows are open than the table could hold. */
+#define MIN_BUCKETS 4096u
 
 /* TCP flag bits */
 #define TH_FIN 0x01
@@ -33,46 +38,51 @@ struct dir_tcp {
 };
 
 /* TCP analysis state, only for TCP flows past their first packet: a SYN flood or a port scan
- * (one packet per flow) costs no more than a UDP flow. Recycled through a free list. */
+ * (one packet per flow) costs no more than a UDP flow. Kept in chunks addressed by a 32-bit
+ * index (half a pointer in the flow, no malloc header per state), recycled through a free list. */
 struct tcp_state {
   struct dir_tcp dir[2];
   uint32_t syn_us, synack_us, ack_us, req_us, resp_us; /* low 32 bits, 0 = not seen */
   uint16_t retx[2], ooo[2];                            /* saturating */
-  struct tcp_state *next_free;
+  uint32_t next_free;
 };
+#define TCP_CHUNK 1024u
 
-/* One flow: 152 bytes, so that a million fit in the agent's memory budget. */
+/* One flow in 128 bytes (two cache lines, the pool aligned to them): a million fit in the
+ * agent's memory budget, and a lookup touches one line. What DPI found lives in its own
+ * allocation, only for flows it classified. */
 struct flow {
-  uint32_t chain;              /* next flow in the same bucket */
-  uint32_t idle_prev, idle_next; /* least recently seen first */
-  uint32_t last_ms;            /* last packet, ms after first_us */
-  uint64_t first_us;
-  uint8_t a[16], b[16];        /* key, canonical: endpoint a < endpoint b */
-  uint16_t pa, pb, vlan;
+  /* first line: what a lookup compares, then the creation facts */
+  uint32_t chain;                /* next flow in the same bucket */
+  uint16_t pa, pb;               /* key, canonical: endpoint a < endpoint b */
+  uint8_t a[16], b[16];          /* IPv4 in the first 4 bytes, the rest zero */
+  uint16_t vlan;
+  uint8_t proto, ipver;
+  uint16_t src_is_a : 1, fin0 : 1, fin1 : 1, closing : 1, in_use : 1, syn_first : 1, first_dir : 1, first_seq : 1,
+      dpi_state : 2, /* 0 running, 1 done, 2 none (pool exhausted or DPI off) */
+      tunnel : 3, end_reason : 3;
+  uint8_t flags[2];              /* index 0 = initiator (src) -> responder (dst) */
+  uint32_t serial;               /* creation serial (0 = free slot), so stale references are recognised */
   union {
     uint32_t seq_end;  /* TCP: where the first segment's sequence ended, until the TCP state exists */
-    uint16_t typecode;    /* ICMP: initiator's first type*256+code */
+    uint16_t typecode; /* ICMP: initiator's first type*256+code */
   } first;
-  uint8_t proto, ipver;
-  uint8_t flags[2];            /* index 0 = initiator (src) -> responder (dst) */
-  uint8_t src_is_a : 1, fin0 : 1, fin1 : 1, closing : 1, in_use : 1, syn_first : 1, first_dir : 1, first_seq : 1;
-  uint8_t dpi_state : 2;       /* 0 running, 1 done, 2 none (pool exhausted or DPI off) */
-  uint8_t tunnel, end_reason, dns_rcode, guessed;
-  uint16_t category;
-  uint32_t ifindex;
-  uint32_t active_ms;          /* start of the current active-timeout window, ms after first_us */
-  uint32_t pkts[2];            /* an active export is forced before these could wrap */
+  uint64_t first_us;
+  /* second line: what every packet updates */
+  uint32_t idle_prev, idle_next; /* least recently seen first */
+  uint32_t last_ms;              /* last packet, ms after first_us */
+  uint32_t active_ms;            /* start of the current active-timeout window, ms after first_us */
+  uint32_t pkts[2];              /* an active export is forced before these could wrap */
   uint64_t bytes[2];
-  uint32_t l2_extra[2];        /* frame bytes beyond the IP bytes (link headers, padding), saturating */
+  uint32_t l2_extra[2];          /* frame bytes beyond the IP bytes (link headers, padding), saturating */
+  uint32_t ifindex;
+  uint32_t tcp;                  /* TCP state index, NIL if none */
   union {
     struct ndpi_flow_struct *ndpi; /* while classifying */
-    char *meta;                    /* after: host, url, user agent, sni, dns query, ja3 */
+    struct fl_dpi_result *res;     /* after */
   } dpi;
-  uint64_t risks;
-  uint16_t master, app;
-  uint32_t serial; /* creation serial (0 = free slot), so stale references are recognised */
-  struct tcp_state *tcp;
 };
+_Static_assert(sizeof(struct flow) == 128, "struct flow is sized for the memory budget");
 
 struct frag_slot {
   uint8_t src[16], dst[16];
@@ -93,14 +103,17 @@ struct fl_table {
   void *emit_ctx;
   struct fl_dpi *dpi;
   struct flow *pool;
+  size_t pool_bytes;
   uint32_t *buckets;
-  uint32_t mask;
+  size_t buckets_bytes; /* mapped for max_flows; the first mask + 1 are in use */
+  uint32_t mask, max_mask;
   uint32_t free_head; /* released flows chained through .chain */
   uint32_t fresh;     /* pool slots never used start here: untouched pages stay unallocated */
   uint32_t idle_head, idle_tail;
   struct closing_slot *closing;
   uint32_t closing_head, closing_count;
-  struct tcp_state *tcp_free;
+  struct tcp_state **tcp_chunks;
+  uint32_t tcp_chunks_used, tcp_chunks_max, tcp_fresh, tcp_free;
   struct frag_slot *frags;
   uint32_t serial;
   uint64_t sample_counter;
@@ -108,6 +121,10 @@ struct fl_table {
   struct fl_table_stats stats;
   struct fl_flow_out out; /* scratch export record */
 };
+
+static inline struct tcp_state *tcp_at(struct fl_table *t, uint32_t i) {
+  return &t->tcp_chunks[i / TCP_CHUNK][i % TCP_CHUNK];
+}
 
 /* ---- idle list (pool indices) ---- */
 
@@ -140,34 +157,40 @@ static inline uint32_t ms_since(const struct flow *f, uint64_t ts) {
 
 /* ---- hashing ---- */
 
-static inline uint64_t mix64(uint64_t h) {
-  h ^= h >> 33;
-  h *= 0xff51afd7ed558ccdULL;
-  h ^= h >> 33;
-  h *= 0xc4ceb9fe1a85ec53ULL;
-  h ^= h >> 33;
-  return h;
+/* 64x64->128 multiply folded to 64 bits: one multiply mixes a whole word. */
+static inline uint64_t mum(uint64_t a, uint64_t b) {
+  __uint128_t r = (__uint128_t)a * b;
+  return (uint64_t)r ^ (uint64_t)(r >> 64);
 }
 
-static uint32_t key_hash(const uint8_t *a, const uint8_t *b, uint16_t pa, uint16_t pb, uint8_t proto, uint16_t vlan, int len) {
-  uint64_t h = ((uint64_t)pa << 48) ^ ((uint64_t)pb << 32) ^ ((uint64_t)proto << 16) ^ vlan;
-  uint64_t w;
-  for (int i = 0; i < len; i += 8) {
-    w = 0;
-    memcpy(&w, a + i, len - i >= 8 ? 8 : (size_t)(len - i));
-    h = mix64(h ^ w);
-    w = 0;
-    memcpy(&w, b + i, len - i >= 8 ? 8 : (size_t)(len - i));
-    h = mix64(h ^ w ^ 0x9e3779b97f4a7c15ULL);
-  }
-  return (uint32_t)mix64(h);
+static inline uint64_t ld64(const uint8_t *p) {
+  uint64_t v;
+  memcpy(&v, p, 8);
+  return v;
 }
 
-/* Orders the two endpoints; returns 1 if the packet's source is endpoint a. */
+/* Addresses are 16-byte fields with IPv4 zero-padded, so IPv4 needs only their first words. */
+static inline uint32_t key_hash(const uint8_t *a, const uint8_t *b, uint16_t pa, uint16_t pb, uint8_t proto, uint16_t vlan,
+                                int v6) {
+  uint64_t k = ((uint64_t)pa << 48) ^ ((uint64_t)pb << 32) ^ ((uint64_t)proto << 16) ^ vlan;
+  uint64_t h = mum(ld64(a) ^ 0xa0761d6478bd642fULL, ld64(b) ^ 0xe7037ed1a0b428dbULL);
+  if (v6) h ^= mum(ld64(a + 8) ^ 0x8ebc6af09c88c6e3ULL, ld64(b + 8) ^ 0x589965cc75374cc3ULL);
+  h = mum(h ^ k ^ 0x1d8e4e27c47d124fULL, 0x9e3779b97f4a7c15ULL);
+  return (uint32_t)(h ^ (h >> 32));
+}
+
+static inline uint64_t be64(const uint8_t *p) { return __builtin_bswap64(ld64(p)); }
+
+/* Orders the two endpoints; returns 1 if the packet's source is endpoint a. Addresses compare
+ * as big-endian byte strings (IPv4 padding compares equal). */
 static int canonical(const struct fl_decoded *d, uint16_t sport, uint16_t dport, const uint8_t **a, const uint8_t **b,
                      uint16_t *pa, uint16_t *pb) {
-  int len = d->ip_version == 4 ? 4 : 16;
-  int c = memcmp(d->src, d->dst, (size_t)len);
+  uint64_t s0 = be64(d->src), d0 = be64(d->dst);
+  int c = s0 < d0 ? -1 : s0 > d0;
+  if (c == 0 && d->ip_version != 4) {
+    uint64_t s1 = be64(d->src + 8), d1 = be64(d->dst + 8);
+    c = s1 < d1 ? -1 : s1 > d1;
+  }
   if (c < 0 || (c == 0 && sport <= dport)) {
     *a = d->src, *b = d->dst, *pa = sport, *pb = dport;
     return 1;
@@ -176,30 +199,63 @@ static int canonical(const struct fl_decoded *d, uint16_t sport, uint16_t dport,
   return 0;
 }
 
+static inline int same_addr(const uint8_t *x, const uint8_t *y) {
+  return ((ld64(x) ^ ld64(y)) | (ld64(x + 8) ^ ld64(y + 8))) == 0;
+}
+
 /* ---- lifecycle ---- */
+
+/* Large pools and bucket arrays are mapped directly: the pages stay unallocated until a flow
+ * first uses them, and huge pages (where the system gives them on request) spare a TLB miss per
+ * packet, since flows are looked up all over the pool. Small ones (tests, the fuzzer) come from
+ * the allocator, where AddressSanitizer watches their bounds. */
+#define MAP_MIN ((size_t)2 << 20)
+
+static void *table_memory(size_t bytes) {
+  if (bytes < MAP_MIN) return calloc(1, bytes);
+  void *p = mmap(NULL, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  if (p == MAP_FAILED) return NULL;
+#ifdef MADV_HUGEPAGE
+  madvise(p, bytes, MADV_HUGEPAGE);
+#endif
+  return p;
+}
+
+static void table_memory_free(void *p, size_t bytes) {
+  if (!p) return;
+  if (bytes < MAP_MIN) free(p);
+  else munmap(p, bytes);
+}
 
 struct fl_table *fl_table_new(const struct fl_table_config *cfg, fl_emit_fn emit, void *emit_ctx) {
   struct fl_table *t = calloc(1, sizeof(*t));
   if (!t) return NULL;
   t->cfg = *cfg;
   if (t->cfg.max_flows == 0) t->cfg.max_flows = 1;
+  if (t->cfg.max_flows > NIL - 1) t->cfg.max_flows = NIL - 1;
   if (t->cfg.sampling == 0) t->cfg.sampling = 1;
   t->emit = emit;
   t->emit_ctx = emit_ctx;
   uint32_t nb = 1;
   while (nb < t->cfg.max_flows) nb <<= 1; /* load factor <= 1 */
-  t->mask = nb - 1;
-  t->pool = calloc(t->cfg.max_flows, sizeof(*t->pool));
-  t->buckets = malloc(sizeof(*t->buckets) * nb);
+  t->max_mask = nb - 1;
+  t->mask = (nb < MIN_BUCKETS ? nb : MIN_BUCKETS) - 1;
+  t->pool_bytes = (size_t)t->cfg.max_flows * sizeof(*t->pool);
+  t->pool = table_memory(t->pool_bytes);
+  t->buckets_bytes = sizeof(*t->buckets) * nb;
+  t->buckets = table_memory(t->buckets_bytes);
   t->frags = calloc(FRAG_SLOTS, sizeof(*t->frags));
   t->closing = calloc(CLOSING_SLOTS, sizeof(*t->closing));
-  if (!t->pool || !t->buckets || !t->frags || !t->closing) {
+  t->tcp_chunks_max = (t->cfg.max_flows + TCP_CHUNK - 1) / TCP_CHUNK;
+  t->tcp_chunks = calloc(t->tcp_chunks_max, sizeof(*t->tcp_chunks));
+  if (!t->pool || !t->buckets || !t->frags || !t->closing || !t->tcp_chunks) {
     fl_table_free(t);
     return NULL;
   }
-  memset(t->buckets, 0xff, sizeof(*t->buckets) * nb);
+  memset(t->buckets, 0xff, sizeof(*t->buckets) * (t->mask + 1));
   t->free_head = NIL;
   t->idle_head = t->idle_tail = NIL;
+  t->tcp_free = NIL;
   if (t->cfg.dpi) {
     char err[256];
     /* Classification states are ~700 bytes each and a flow holds one only until it is
@@ -215,14 +271,9 @@ struct fl_table *fl_table_new(const struct fl_table_config *cfg, fl_emit_fn emit
 }
 
 static void release_dpi(struct fl_table *t, struct flow *f) {
-  if (f->dpi_state == 0 && f->dpi.ndpi) {
-    struct fl_dpi_result r;
-    fl_dpi_finish(t->dpi, f->dpi.ndpi, &r);
-    fl_dpi_result_free(&r);
-  } else if (f->dpi_state == 1) {
-    free(f->dpi.meta);
-  }
-  f->dpi.meta = NULL;
+  if (f->dpi_state == 0 && f->dpi.ndpi) free(fl_dpi_finish(t->dpi, f->dpi.ndpi));
+  else if (f->dpi_state == 1) free(f->dpi.res);
+  f->dpi.res = NULL;
 }
 
 void fl_table_free(struct fl_table *t) {
@@ -230,19 +281,16 @@ void fl_table_free(struct fl_table *t) {
   if (t->pool) {
     for (uint32_t i = 0; i < t->fresh; i++) {
       struct flow *f = &t->pool[i];
-      if (!f->in_use) continue;
-      release_dpi(t, f);
-      free(f->tcp);
+      if (f->in_use) release_dpi(t, f);
     }
+    table_memory_free(t->pool, t->pool_bytes);
   }
-  while (t->tcp_free) {
-    struct tcp_state *n = t->tcp_free->next_free;
-    free(t->tcp_free);
-    t->tcp_free = n;
+  if (t->tcp_chunks) {
+    for (uint32_t i = 0; i < t->tcp_chunks_used; i++) free(t->tcp_chunks[i]);
+    free(t->tcp_chunks);
   }
   fl_dpi_free(t->dpi);
-  free(t->pool);
-  free(t->buckets);
+  table_memory_free(t->buckets, t->buckets_bytes);
   free(t->frags);
   free(t->closing);
   free(t);
@@ -254,72 +302,66 @@ const struct fl_table_stats *fl_table_stats(const struct fl_table *t) { return &
 
 static void export_flow(struct fl_table *t, struct flow *f, int reason) {
   struct fl_flow_out *o = &t->out;
-  memset(o, 0, sizeof(*o));
+  struct fl_rec *r = &o->rec;
+  memset(r, 0, sizeof(*r));
+  for (int i = 0; i < FL_STR__COUNT; i++) o->str[i] = NULL;
   int s = f->src_is_a;
-  memcpy(o->src, s ? f->a : f->b, 16);
-  memcpy(o->dst, s ? f->b : f->a, 16);
-  o->sport = s ? f->pa : f->pb;
-  o->dport = s ? f->pb : f->pa;
+  memcpy(r->src, s ? f->a : f->b, 16);
+  memcpy(r->dst, s ? f->b : f->a, 16);
+  r->sport = s ? f->pa : f->pb;
+  r->dport = s ? f->pb : f->pa;
   if (f->proto == 1 || f->proto == 58) {
-    o->sport = 0;
-    o->dport = f->first.typecode;
+    r->sport = 0;
+    r->dport = f->first.typecode;
   }
-  o->proto = f->proto;
-  o->ip_version = f->ipver;
-  o->vlan = f->vlan;
-  o->first_us = f->first_us;
-  o->last_us = last_ms_abs(f) * 1000u;
-  if (o->last_us < o->first_us) o->last_us = o->first_us;
+  r->proto = f->proto;
+  r->ip_version = f->ipver;
+  r->vlan = f->vlan;
+  r->first_us = f->first_us;
+  r->last_us = last_ms_abs(f) * 1000u;
+  if (r->last_us < r->first_us) r->last_us = r->first_us;
   uint64_t n = t->cfg.sampling;
-  o->s2d_pkts = (uint64_t)f->pkts[0] * n;
-  o->s2d_bytes = f->bytes[0] * n;
-  o->d2s_pkts = (uint64_t)f->pkts[1] * n;
-  o->d2s_bytes = f->bytes[1] * n;
-  o->s2d_wire = (f->bytes[0] + f->l2_extra[0]) * n;
-  o->d2s_wire = (f->bytes[1] + f->l2_extra[1]) * n;
-  o->s2d_flags = f->flags[0];
-  o->d2s_flags = f->flags[1];
-  o->cli_nw_lat_us = o->srv_nw_lat_us = o->appl_lat_us = FL_ABSENT_U64;
-  struct tcp_state *tc = f->tcp;
+  r->s2d_pkts = (uint64_t)f->pkts[0] * n;
+  r->s2d_bytes = f->bytes[0] * n;
+  r->d2s_pkts = (uint64_t)f->pkts[1] * n;
+  r->d2s_bytes = f->bytes[1] * n;
+  r->s2d_wire = (f->bytes[0] + f->l2_extra[0]) * n;
+  r->d2s_wire = (f->bytes[1] + f->l2_extra[1]) * n;
+  r->s2d_flags = f->flags[0];
+  r->d2s_flags = f->flags[1];
+  r->cli_nw_lat_us = r->srv_nw_lat_us = r->appl_lat_us = FL_ABSENT_U64;
+  struct tcp_state *tc = f->tcp != NIL ? tcp_at(t, f->tcp) : NULL;
   uint32_t syn = tc ? tc->syn_us : 0;
   if (f->syn_first && !syn) syn = (uint32_t)f->first_us ? (uint32_t)f->first_us : 1;
   if (tc) {
-    o->s2d_retx = tc->retx[0];
-    o->d2s_retx = tc->retx[1];
-    o->s2d_ooo = tc->ooo[0];
-    o->d2s_ooo = tc->ooo[1];
-    if (syn && tc->synack_us) o->srv_nw_lat_us = (uint32_t)(tc->synack_us - syn);
-    if (tc->synack_us && tc->ack_us) o->cli_nw_lat_us = (uint32_t)(tc->ack_us - tc->synack_us);
-    if (tc->req_us && tc->resp_us) o->appl_lat_us = (uint32_t)(tc->resp_us - tc->req_us);
+    r->s2d_retx = tc->retx[0];
+    r->d2s_retx = tc->retx[1];
+    r->s2d_ooo = tc->ooo[0];
+    r->d2s_ooo = tc->ooo[1];
+    if (syn && tc->synack_us) r->srv_nw_lat_us = (uint32_t)(tc->synack_us - syn);
+    if (tc->synack_us && tc->ack_us) r->cli_nw_lat_us = (uint32_t)(tc->ack_us - tc->synack_us);
+    if (tc->req_us && tc->resp_us) r->appl_lat_us = (uint32_t)(tc->resp_us - tc->req_us);
   }
-  o->sampling = (uint32_t)n;
-  o->ifindex = f->ifindex;
-  o->end_reason = (uint8_t)reason;
-  o->tunnel = f->tunnel;
-  o->dns_rcode = FL_NO_RCODE;
+  r->sampling = (uint32_t)n;
+  r->ifindex = f->ifindex;
+  r->end_reason = (uint8_t)reason;
+  r->tunnel = (uint8_t)f->tunnel;
+  r->dns_rcode = FL_NO_RCODE;
 
   /* Community ID: ICMP hashes type and code of the initiator's first packet. */
-  uint16_t cs = o->sport, cd = o->dport;
+  uint16_t cs = r->sport, cd = r->dport;
   if (f->proto == 1 || f->proto == 58) cs = f->first.typecode >> 8, cd = f->first.typecode & 0xff;
-  fl_community_id(f->ipver, o->src, o->dst, f->proto, cs, cd, 0, o->community_id);
+  fl_community_id(f->ipver, r->src, r->dst, f->proto, cs, cd, 0, o->community_id);
+  o->str[FL_STR_COMMUNITY_ID] = o->community_id;
 
   if (t->dpi) {
-    struct fl_dpi_result r = {0};
     if (f->dpi_state == 0 && f->dpi.ndpi && reason != FL_END_ACTIVE) {
       /* Still classifying at the end: give up with guessing by port, as ndpiReader does at the
        * end of a capture. (An active-timeout update keeps classifying.) */
-      fl_dpi_finish(t->dpi, f->dpi.ndpi, &r);
-      f->dpi.meta = r.meta;
-      f->master = r.master, f->app = r.app, f->category = r.category;
-      f->risks = r.risks, f->dns_rcode = r.dns_rcode, f->guessed = r.guessed;
-      f->dpi_state = 1;
+      f->dpi.res = fl_dpi_finish(t->dpi, f->dpi.ndpi);
+      f->dpi_state = f->dpi.res ? 1 : 2;
     }
-    if (f->dpi_state == 1) {
-      r.master = f->master, r.app = f->app, r.category = f->category;
-      r.risks = f->risks, r.dns_rcode = f->dns_rcode, r.guessed = f->guessed;
-      r.meta = f->dpi.meta;
-      fl_dpi_fill(t->dpi, &r, o);
-    }
+    if (f->dpi_state == 1) fl_dpi_fill(t->dpi, f->dpi.res, o);
   }
   t->emit(t->emit_ctx, o);
   t->stats.flows_exported++;
@@ -327,15 +369,15 @@ static void export_flow(struct fl_table *t, struct flow *f, int reason) {
 
 static void remove_flow(struct fl_table *t, uint32_t i) {
   struct flow *f = &t->pool[i];
-  uint32_t *pp = &t->buckets[key_hash(f->a, f->b, f->pa, f->pb, f->proto, f->vlan, f->ipver == 4 ? 4 : 16) & t->mask];
+  uint32_t *pp = &t->buckets[key_hash(f->a, f->b, f->pa, f->pb, f->proto, f->vlan, f->ipver != 4) & t->mask];
   while (*pp != i) pp = &t->pool[*pp].chain;
   *pp = f->chain;
   idle_remove(t, i);
   release_dpi(t, f);
-  if (f->tcp) {
-    f->tcp->next_free = t->tcp_free;
+  if (f->tcp != NIL) {
+    tcp_at(t, f->tcp)->next_free = t->tcp_free;
     t->tcp_free = f->tcp;
-    f->tcp = NULL;
+    f->tcp = NIL;
   }
   f->in_use = 0;
   f->chain = t->free_head;
@@ -356,7 +398,10 @@ static void restart_flow(struct fl_table *t, uint32_t i, uint64_t now) {
   f->pkts[0] = f->pkts[1] = 0;
   f->bytes[0] = f->bytes[1] = 0;
   f->l2_extra[0] = f->l2_extra[1] = 0;
-  if (f->tcp) f->tcp->retx[0] = f->tcp->retx[1] = f->tcp->ooo[0] = f->tcp->ooo[1] = 0;
+  if (f->tcp != NIL) {
+    struct tcp_state *tc = tcp_at(t, f->tcp);
+    tc->retx[0] = tc->retx[1] = tc->ooo[0] = tc->ooo[1] = 0;
+  }
   /* Re-base times on the last packet; the handshake timings stay (they are absolute). */
   uint64_t last = last_ms_abs(f) * 1000u;
   f->first_us = last > f->first_us ? last : f->first_us;
@@ -418,7 +463,7 @@ void fl_table_flush(struct fl_table *t, int reason) {
 
 static uint32_t frag_slot(const struct fl_decoded *d) {
   uint32_t h = key_hash(d->src, d->dst, (uint16_t)d->frag_id, (uint16_t)(d->frag_id >> 16), d->proto, 0,
-                        d->ip_version == 4 ? 4 : 16);
+                        d->ip_version != 4);
   return h & (FRAG_SLOTS - 1);
 }
 
@@ -445,12 +490,23 @@ static uint32_t frag_lookup(struct fl_table *t, const struct fl_decoded *d) {
   return s->flow;
 }
 
-static struct tcp_state *tcp_state_get(struct fl_table *t) {
-  struct tcp_state *s = t->tcp_free;
-  if (s) t->tcp_free = s->next_free;
-  else s = malloc(sizeof(*s));
-  if (s) memset(s, 0, sizeof(*s));
-  return s;
+/* A zeroed TCP state's index, or NIL when memory runs out (the flow then goes without). */
+static uint32_t tcp_state_get(struct fl_table *t) {
+  uint32_t i = t->tcp_free;
+  if (i != NIL) {
+    t->tcp_free = tcp_at(t, i)->next_free;
+  } else {
+    if (t->tcp_fresh == t->tcp_chunks_used * TCP_CHUNK) {
+      /* One state per flow at most, so max_flows states never need more chunks than this. */
+      if (t->tcp_chunks_used == t->tcp_chunks_max) return NIL;
+      struct tcp_state *c = malloc(TCP_CHUNK * sizeof(*c));
+      if (!c) return NIL;
+      t->tcp_chunks[t->tcp_chunks_used++] = c;
+    }
+    i = t->tcp_fresh++;
+  }
+  memset(tcp_at(t, i), 0, sizeof(struct tcp_state));
+  return i;
 }
 
 /* TCP sequence analysis for one segment in direction `dir` (0 = from the initiator), the way
@@ -520,6 +576,21 @@ static void tcp_track(struct tcp_state *tc, int dir, const struct fl_decoded *d,
   if ((int32_t)(end - s->next_seq) > 0) s->next_seq = end;
 }
 
+/* Doubles the buckets and rehashes every flow in the table (chain order does not matter: keys
+ * are unique). */
+static void grow_buckets(struct fl_table *t) {
+  uint32_t nb = (t->mask + 1) * 2;
+  t->mask = nb - 1;
+  memset(t->buckets, 0xff, sizeof(*t->buckets) * nb);
+  for (uint32_t i = 0; i < t->fresh; i++) {
+    struct flow *f = &t->pool[i];
+    if (!f->in_use) continue;
+    uint32_t *b = &t->buckets[key_hash(f->a, f->b, f->pa, f->pb, f->proto, f->vlan, f->ipver != 4) & t->mask];
+    f->chain = *b;
+    *b = i;
+  }
+}
+
 static uint32_t create_flow(struct fl_table *t, uint32_t hash, const struct fl_decoded *d, const uint8_t *a,
                             const uint8_t *b, uint16_t pa, uint16_t pb, int src_is_a, uint64_t ts) {
   if (t->free_head == NIL && t->fresh == t->cfg.max_flows) {
@@ -534,11 +605,12 @@ static uint32_t create_flow(struct fl_table *t, uint32_t hash, const struct fl_d
   } else {
     i = t->fresh++;
   }
+  if (t->stats.flows_active >= t->mask + 1 && t->mask < t->max_mask) grow_buckets(t);
   struct flow *f = &t->pool[i];
   memset(f, 0, sizeof(*f));
-  int len = d->ip_version == 4 ? 4 : 16;
-  memcpy(f->a, a, (size_t)len);
-  memcpy(f->b, b, (size_t)len);
+  memcpy(f->a, a, 16);
+  memcpy(f->b, b, 16);
+  f->tcp = NIL;
   f->pa = pa;
   f->pb = pb;
   f->proto = d->proto;
@@ -603,8 +675,7 @@ void fl_table_packet(struct fl_table *t, const struct fl_packet *p) {
       return;
     }
     struct flow *f = &t->pool[i];
-    int len = d.ip_version == 4 ? 4 : 16;
-    int from_src = memcmp(d.src, f->src_is_a ? f->a : f->b, (size_t)len) == 0;
+    int from_src = same_addr(d.src, f->src_is_a ? f->a : f->b);
     account(t, i, from_src ? 0 : 1, &d, p);
     return;
   }
@@ -621,13 +692,12 @@ void fl_table_packet(struct fl_table *t, const struct fl_packet *p) {
   const uint8_t *a, *b;
   uint16_t pa, pb;
   int pkt_from_a = canonical(&d, ks, kd, &a, &b, &pa, &pb);
-  int len = d.ip_version == 4 ? 4 : 16;
-  uint32_t hash = key_hash(a, b, pa, pb, d.proto, d.vlan, len);
+  uint32_t hash = key_hash(a, b, pa, pb, d.proto, d.vlan, d.ip_version != 4);
   uint32_t i = t->buckets[hash & t->mask];
   while (i != NIL) {
     struct flow *f = &t->pool[i];
     if (f->pa == pa && f->pb == pb && f->proto == d.proto && f->vlan == d.vlan && f->ipver == d.ip_version &&
-        !memcmp(f->a, a, (size_t)len) && !memcmp(f->b, b, (size_t)len))
+        same_addr(f->a, a) && same_addr(f->b, b))
       break;
     i = f->chain;
   }
@@ -672,19 +742,20 @@ void fl_table_packet(struct fl_table *t, const struct fl_packet *p) {
   if (d.proto == 6 && d.has_l4) {
     f->flags[dir] |= d.tcp_flags;
     /* The first packet of a flow needs no sequence state; a SYN's time is the flow's start. */
-    if (!f->tcp && (f->pkts[0] + f->pkts[1] > 1)) {
+    if (f->tcp == NIL && (f->pkts[0] + f->pkts[1] > 1)) {
       f->tcp = tcp_state_get(t);
+      struct tcp_state *tc = f->tcp != NIL ? tcp_at(t, f->tcp) : NULL;
       /* Replay what the first packet taught: a SYN's time, and where its sequence ended, so
        * that a repeat of it counts as a retransmission as tshark counts it. */
-      if (f->tcp && f->syn_first) f->tcp->syn_us = (uint32_t)f->first_us ? (uint32_t)f->first_us : 1; /* 0: not seen */
-      if (f->tcp && f->first_seq) {
-        struct dir_tcp *fd = &f->tcp->dir[f->first_dir];
+      if (tc && f->syn_first) tc->syn_us = (uint32_t)f->first_us ? (uint32_t)f->first_us : 1; /* 0: not seen */
+      if (tc && f->first_seq) {
+        struct dir_tcp *fd = &tc->dir[f->first_dir];
         fd->next_seq = f->first.seq_end;
         fd->last_seg_us = (uint32_t)f->first_us;
         fd->seq_valid = 1;
       }
     }
-    if (f->tcp) tcp_track(f->tcp, dir, &d, (uint32_t)p->ts_us);
+    if (f->tcp != NIL) tcp_track(tcp_at(t, f->tcp), dir, &d, (uint32_t)p->ts_us);
     if (d.tcp_flags & TH_RST) {
       if (!f->closing) start_closing(t, i, FL_END_RST, p->ts_us);
     } else if (d.tcp_flags & TH_FIN) {
@@ -696,12 +767,10 @@ void fl_table_packet(struct fl_table *t, const struct fl_packet *p) {
 
   if (f->dpi_state == 0 && f->dpi.ndpi) {
     uint64_t n = (uint64_t)f->pkts[0] + f->pkts[1];
-    struct fl_dpi_result res;
+    struct fl_dpi_result *res;
     if (fl_dpi_packet(t->dpi, f->dpi.ndpi, d.l3, d.l3_caplen, p->ts_us / 1000, d.proto, n, &res)) {
-      f->dpi.meta = res.meta;
-      f->master = res.master, f->app = res.app, f->category = res.category;
-      f->risks = res.risks, f->dns_rcode = res.dns_rcode, f->guessed = res.guessed;
-      f->dpi_state = 1;
+      f->dpi.res = res;
+      f->dpi_state = res ? 1 : 2;
     }
   }
 }

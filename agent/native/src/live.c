@@ -38,6 +38,7 @@ struct live {
   napi_ref on_batch, on_done, self;
   struct fl_table_config tcfg;
   uint32_t batch_size;
+  struct fl_batch_pool *pool; /* shared by the workers */
   int nworkers;
   int running;
   volatile int stop;
@@ -65,17 +66,16 @@ static void send_batch(struct worker *w) {
   m->live = w->live;
   w->cur = NULL;
   if (napi_call_threadsafe_function(w->live->tsfn, m, napi_tsfn_blocking) != napi_ok) {
-    free(m->batch);
+    fl_batch_put(w->live->pool, m->batch);
     free(m);
   }
 }
 
 static void on_flow(void *ctx, const struct fl_flow_out *rec) {
   struct worker *w = ctx;
-  if (!w->cur) w->cur = fl_batch_new(w->live->batch_size);
+  if (!w->cur) w->cur = fl_batch_get(w->live->pool);
   if (!w->cur) return;
-  w->cur->recs[w->cur->count++] = *rec;
-  if (w->cur->count == w->cur->cap) send_batch(w);
+  if (fl_batch_add(w->cur, rec)) send_batch(w);
 }
 
 static void on_packet(void *ctx, const struct fl_packet *p) { fl_table_packet(((struct worker *)ctx)->table, p); }
@@ -123,6 +123,7 @@ static void live_free(napi_env env, struct live *l) {
   }
   if (l->on_batch) napi_delete_reference(env, l->on_batch);
   if (l->on_done) napi_delete_reference(env, l->on_done);
+  fl_batch_pool_free(l->pool);
   free(l);
 }
 
@@ -199,10 +200,8 @@ static void call_js(napi_env env, napi_value js_cb, void *context, void *data) {
   napi_value global, fn, args[2], result;
   napi_get_global(env, &global);
   if (!m->done) {
-    napi_create_uint32(env, m->batch->count, &args[1]); /* before the batch changes hands */
-    args[0] = fl_batch_to_arraybuffer(env, m->batch);
     napi_get_reference_value(env, l->on_batch, &fn);
-    napi_call_function(env, global, fn, 2, args, &result);
+    fl_batch_call_js(env, fn, l->pool, m->batch);
   } else {
     napi_get_null(env, &args[0]);
     for (int i = 0; i < l->nworkers; i++) {
@@ -330,6 +329,12 @@ napi_value fl_live_start(napi_env env, napi_callback_info info) {
   l->tcfg.linger_us = (uint64_t)linger_ms * 1000;
   l->tcfg.sampling = sampling;
   l->tcfg.dpi = dpi;
+  l->pool = fl_batch_pool_new(l->batch_size);
+  if (!l->pool) {
+    free(l);
+    napi_throw_error(env, "ENOMEM", "out of memory");
+    return NULL;
+  }
   /* Split the table bound across workers: maxFlows is per process. */
   uint32_t per_worker = l->tcfg.max_flows / (nifs * workers);
   if (per_worker == 0) per_worker = 1;

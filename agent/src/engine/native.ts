@@ -13,9 +13,13 @@ export interface EngineStats {
   flowsEvicted: number;
   sampledOut: number;
   elapsedMs: number;
+  /** CPU time of the reader thread. */
+  cpuMs: number;
   firstPacketUs: number;
   lastPacketUs: number;
   decodeErrors: Record<string, number>;
+  /** NDJSON output to a file descriptor failed (code as errno names it, e.g. EPIPE); reading stopped. */
+  outputError?: { code: string; message: string };
 }
 
 /** Flow table and export settings, the same for files and live capture. */
@@ -69,16 +73,35 @@ export interface NativeLiveHandle {
 }
 
 export interface FlowLayout {
-  size: number;
+  /** Bytes of a record's fixed part; its `size` field says where the next record starts. */
+  fixedSize: number;
   offsets: Record<string, number>;
+  /** The strings after the fixed part, in order (lengths at `strLen`). */
+  strings: string[];
 }
 
 export interface NativeEngine {
+  /** The batch buffer is only valid during onBatch (it is detached and reused after). */
   readPcap(
-    options: PcapOptions,
+    options: PcapOptions & { output?: "records" },
     onBatch: (buffer: ArrayBuffer, count: number) => void,
     onDone: (error: string | null, stats: EngineStats) => void,
   ): void;
+  /** NDJSON lines as `flowlens pcap` prints them, formatted natively; JS may keep the Buffer. */
+  readPcap(
+    options: PcapOptions & { output: "ndjson"; fd?: undefined },
+    onBatch: (ndjson: Buffer, count: number) => void,
+    onDone: (error: string | null, stats: EngineStats) => void,
+  ): void;
+  /** NDJSON lines written to `fd` by the engine (from the JS thread); onBatch only counts. */
+  readPcap(
+    options: PcapOptions & { output: "ndjson"; fd: number },
+    onBatch: (written: null, count: number) => void,
+    onDone: (error: string | null, stats: EngineStats) => void,
+  ): void;
+  /** The NDJSON of `count` records in a batch buffer (what output "ndjson" would have given). */
+  formatNdjson(buffer: ArrayBuffer, count: number): Buffer;
+  /** The batch buffer is only valid during onBatch (it is detached and reused after). */
   startLive(
     options: LiveOptions,
     onBatch: (buffer: ArrayBuffer, count: number) => void,

@@ -1,10 +1,11 @@
 // The flow engine on real captures: counts, directions, DPI, Community ID against Zeek's
 // baselines, and bad input.
 import assert from "node:assert/strict";
-import { readFileSync, writeFileSync } from "node:fs";
+import { closeSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { makeTempDir, repoRoot } from "@flowlens/testkit";
+import { nativeEngine } from "./native.js";
 import { CaptureError, readPcap } from "./pcap.js";
 import type { EngineFlow } from "./records.js";
 
@@ -88,6 +89,67 @@ describe("readPcap", () => {
     const { flows, error } = await flowsOf(trunc);
     assert.match(error ?? "", /truncated/);
     assert.equal(flows.length, 1, "flows read before the damage are still reported");
+  });
+});
+
+describe("readPcap output", () => {
+  it("hands each batch over for the call only, then takes the buffer back for the next", async () => {
+    const kept: ArrayBuffer[] = [];
+    let bytes = 0;
+    await new Promise<void>((resolve) =>
+      nativeEngine().readPcap(
+        { files: [join(testdata, "ndpi/1kxun.pcap")], batchSize: 16 },
+        (buffer) => {
+          bytes += buffer.byteLength;
+          kept.push(buffer);
+        },
+        () => resolve(),
+      ),
+    );
+    assert.ok(kept.length > 2 && bytes > 0);
+    assert.ok(
+      kept.every((b) => b.byteLength === 0),
+      "a batch buffer outlived its call",
+    );
+  });
+
+  it("prints NDJSON into a Buffer per batch, one line per flow", async () => {
+    const file = join(testdata, "ndpi/443-curl.pcap");
+    let text = "";
+    let count = 0;
+    const { stats } = await readPcap({ files: [file], output: "ndjson" }, (buf, n) => {
+      text += buf.toString("utf8");
+      count += n;
+    });
+    assert.equal(count, stats.flowsExported);
+    const lines = text.trimEnd().split("\n");
+    assert.equal(lines.length, count);
+    const [flow] = (await flowsOf(file)).flows;
+    assert.equal(JSON.parse(lines[0] ?? "").communityId, flow?.communityId);
+  });
+
+  it("writes NDJSON to a file descriptor and stops reading when that fails", async () => {
+    const file = join(testdata, "large/ndpi_concat_mix.pcap");
+    const full = openSync("/dev/full", "w");
+    try {
+      let called = 0;
+      const { stats } = await readPcap({ files: [file], output: "ndjson", fd: full, batchSize: 8 }, () => called++);
+      assert.equal(stats.outputError?.code, "ENOSPC");
+      assert.equal(called, 0, "nothing was written, so nothing was counted");
+      const all = await readPcap({ files: [file], output: "ndjson", dpi: false }, () => {});
+      assert.ok(stats.packets < all.stats.packets, `read ${stats.packets} of ${all.stats.packets} packets`);
+    } finally {
+      closeSync(full);
+    }
+    assert.throws(
+      () =>
+        nativeEngine().readPcap(
+          { files: [file], fd: 1 } as never,
+          () => {},
+          () => {},
+        ),
+      /options.fd must be a file descriptor, with output "ndjson"/,
+    );
   });
 });
 

@@ -1,5 +1,6 @@
-// Decodes a native batch (fixed-layout records, offsets published by the addon) into flow
-// records. This is the only place that knows the native layout.
+// Decodes a native batch (records with a fixed part whose offsets the addon publishes, then
+// their strings) into flow records. This is the only place in JS that knows the native layout;
+// agent/native/src/ndjson.c prints the same records as NDJSON without decoding them here.
 import type { EndReasonName, FlowInfoRecord, FlowRecord } from "@flowlens/contracts";
 import { formatIPv4, formatIPv6 } from "./addr.js";
 import type { FlowLayout } from "./native.js";
@@ -46,6 +47,7 @@ interface Offsets {
   s2dOoo: number;
   d2sOoo: number;
   sampling: number;
+  size: number;
   sport: number;
   dport: number;
   vlan: number;
@@ -57,22 +59,24 @@ interface Offsets {
   tunnel: number;
   dnsRcode: number;
   dpiDone: number;
-  l7: number;
-  category: number;
-  host: number;
-  url: number;
-  userAgent: number;
-  sni: number;
-  dnsQuery: number;
-  ja3c: number;
-  communityId: number;
+  strLen: number;
 }
 
+type InfoString = keyof Omit<FlowInfoRecord, "dnsRcode" | "risks">;
+const INFO_STRINGS: InfoString[] = ["host", "url", "userAgent", "sni", "dnsQuery", "ja3c"];
+const STRINGS = ["l7", "category", ...INFO_STRINGS, "communityId"] as const;
+
+/**
+ * A batch holds `count` records back to back: a fixed part (offsets from the addon) whose `size`
+ * field is the whole record's length, then its strings (UTF-8, lengths in `strLen`) in the
+ * order the addon names them.
+ */
 export class BatchDecoder {
   private readonly o: Offsets;
-  private readonly size: number;
-  /** The metadata strings: record field, offset in the native record, capacity. */
-  private readonly infoStrings: [keyof Omit<FlowInfoRecord, "dnsRcode" | "risks">, number, number][];
+  private readonly fixedSize: number;
+  /** Position of each string the decoder reads in the native order. */
+  private readonly at: Record<(typeof STRINGS)[number], number>;
+  private readonly nStrings: number;
 
   constructor(
     layout: FlowLayout,
@@ -98,6 +102,7 @@ export class BatchDecoder {
       "s2dOoo",
       "d2sOoo",
       "sampling",
+      "size",
       "sport",
       "dport",
       "vlan",
@@ -109,15 +114,7 @@ export class BatchDecoder {
       "tunnel",
       "dnsRcode",
       "dpiDone",
-      "l7",
-      "category",
-      "host",
-      "url",
-      "userAgent",
-      "sni",
-      "dnsQuery",
-      "ja3c",
-      "communityId",
+      "strLen",
     ];
     const o: Partial<Offsets> = {};
     for (const f of want) {
@@ -126,33 +123,42 @@ export class BatchDecoder {
       o[f] = off;
     }
     this.o = o as Offsets;
-    this.size = layout.size;
-    const off = this.o;
-    this.infoStrings = [
-      ["host", off.host, 128],
-      ["url", off.url, 256],
-      ["userAgent", off.userAgent, 192],
-      ["sni", off.sni, 128],
-      ["dnsQuery", off.dnsQuery, 128],
-      ["ja3c", off.ja3c, 36],
-    ];
+    this.fixedSize = layout.fixedSize;
+    this.nStrings = layout.strings.length;
+    const at: Partial<Record<(typeof STRINGS)[number], number>> = {};
+    for (const name of STRINGS) {
+      const i = layout.strings.indexOf(name);
+      if (i < 0) throw new Error(`native flow layout lacks string ${name}`);
+      at[name] = i;
+    }
+    this.at = at as Record<(typeof STRINGS)[number], number>;
   }
 
   decode(buffer: ArrayBuffer, count: number, out: EngineFlow[] = []): EngineFlow[] {
     const view = new DataView(buffer);
     const bytes = new Uint8Array(buffer);
     const o = this.o;
-    // A NUL-terminated string field of at most `cap` bytes; "" costs one byte read.
-    const str = (at: number, cap: number): string => {
-      if (bytes[at] === 0) return "";
-      let end = at;
-      const stop = at + cap;
-      while (end < stop && bytes[end] !== 0) end++;
-      return decoder.decode(bytes.subarray(at, end));
+    const at = this.at;
+    const n = this.nStrings;
+    const starts = new Array<number>(n);
+    const lens = new Array<number>(n);
+    // String i of the current record; "" costs no decoder call.
+    const str = (i: number): string => {
+      const len = lens[i] as number;
+      if (len === 0) return "";
+      const start = starts[i] as number;
+      return decoder.decode(bytes.subarray(start, start + len));
     };
     const u64 = (at: number) => view.getUint32(at, true) + view.getUint32(at + 4, true) * 4294967296;
-    for (let i = 0; i < count; i++) {
-      const b = i * this.size;
+    let b = 0;
+    for (let r = 0; r < count; r++) {
+      let s = b + this.fixedSize;
+      for (let i = 0; i < n; i++) {
+        const len = view.getUint8(b + o.strLen + i);
+        starts[i] = s;
+        lens[i] = len;
+        s += len;
+      }
       const v4 = view.getUint8(b + o.ipVersion) === 4;
       const fmt = v4 ? formatIPv4 : formatIPv6;
       const dpi = view.getUint8(b + o.dpiDone) !== 0;
@@ -172,14 +178,14 @@ export class BatchDecoder {
         dstToSrcBytes: u64(b + o.d2sBytes),
         srcTcpFlags: view.getUint8(b + o.s2dFlags),
         dstTcpFlags: view.getUint8(b + o.d2sFlags),
-        l7: (dpi && str(b + o.l7, 48)) || "Unknown",
-        l7Category: (dpi && str(b + o.category, 32)) || "Unspecified",
+        l7: (dpi && str(at.l7)) || "Unknown",
+        l7Category: (dpi && str(at.category)) || "Unspecified",
         srcRetransmits: view.getUint32(b + o.s2dRetx, true),
         dstRetransmits: view.getUint32(b + o.d2sRetx, true),
         srcOutOfOrder: view.getUint32(b + o.s2dOoo, true),
         dstOutOfOrder: view.getUint32(b + o.d2sOoo, true),
         endReason: END_REASONS[view.getUint8(b + o.endReason)] ?? "idle",
-        communityId: str(b + o.communityId, 32),
+        communityId: str(at.communityId),
         wireBytes: { srcToDst: u64(b + o.s2dWire), dstToSrc: u64(b + o.d2sWire) },
         tunnel: TUNNELS[view.getUint8(b + o.tunnel)] ?? "",
       };
@@ -192,8 +198,8 @@ export class BatchDecoder {
       if (dpi) {
         const info: FlowInfoRecord = {};
         let any = false;
-        for (const [field, at, cap] of this.infoStrings) {
-          const v = str(b + at, cap);
+        for (const field of INFO_STRINGS) {
+          const v = str(at[field]);
           if (v) {
             info[field] = v;
             any = true;
@@ -218,6 +224,7 @@ export class BatchDecoder {
         if (any) rec.info = info;
       }
       out.push(rec);
+      b += view.getUint16(b + o.size, true);
     }
     return out;
   }
