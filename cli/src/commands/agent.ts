@@ -19,112 +19,7 @@ import { type Command, UsageError } from "../command.js";
 import { createLogger, waitForSignal } from "../daemon.js";
 import { configFile, timeouts } from "./options.js";
 import { intOption, listOption, secondsOption, sizeOption, stringOption } from "./parse.js";
-
-const tlsOptions = (prefix: string, peer: string) =>
-  ({
-    [`${prefix}-ca`]: {
-      type: "string",
-      placeholder: "FILE",
-      description: `CA bundle to verify the ${peer} (enables TLS)`,
-    },
-    [`${prefix}-cert`]: {
-      type: "string",
-      placeholder: "FILE",
-      description: `Client certificate for mTLS with the ${peer}`,
-    },
-    [`${prefix}-key`]: { type: "string", placeholder: "FILE", description: `Key of the client certificate` },
-  }) as const;
-
-export const agentOptions = {
-  ...configFile,
-  node: { type: "string", placeholder: "NAME", description: "Node name (default: $NODE_NAME, then the hostname)" },
-  interface: {
-    type: "string",
-    short: "i",
-    multiple: true,
-    placeholder: "IF",
-    description: "Interface or glob (eth*) to capture on (default: every up, non-loopback interface)",
-  },
-  "exclude-interface": {
-    type: "string",
-    multiple: true,
-    placeholder: "IF",
-    description: "Interface or glob to leave out",
-  },
-  bpf: { type: "string", placeholder: "EXPR", description: "BPF filter" },
-  sampling: { type: "string", placeholder: "N", description: "Sample 1 in N packets", default: "1" },
-  ...timeouts,
-  "max-flows": { type: "string", placeholder: "N", description: "Flow table bound", default: "1000000" },
-  "no-dpi": { type: "boolean", description: "Do not classify applications with nDPI" },
-  workers: {
-    type: "string",
-    placeholder: "N",
-    description: "Capture threads per interface (PACKET_FANOUT)",
-    default: "1",
-  },
-  promisc: { type: "boolean", description: "Put the interfaces in promiscuous mode" },
-  "ring-block-size": { type: "string", placeholder: "SIZE", description: "TPACKET_V3 block size", default: "1M" },
-  "ring-blocks": { type: "string", placeholder: "N", description: "TPACKET_V3 blocks per ring", default: "64" },
-  "grpc-target": { type: "string", placeholder: "HOST:PORT", description: "Aggregator gRPC endpoint" },
-  ...tlsOptions("grpc", "aggregator"),
-  "grpc-server-name": {
-    type: "string",
-    placeholder: "NAME",
-    description: "Name to expect in the aggregator's certificate",
-  },
-  "grpc-token-file": {
-    type: "string",
-    placeholder: "FILE",
-    description: "File holding the bearer token for the aggregator",
-  },
-  "nats-url": {
-    type: "string",
-    multiple: true,
-    placeholder: "URL",
-    description: "NATS server(s) for the JetStream transport",
-  },
-  "nats-user": { type: "string", placeholder: "USER", description: "NATS user" },
-  "nats-password-file": { type: "string", placeholder: "FILE", description: "File holding the NATS password" },
-  "nats-token-file": { type: "string", placeholder: "FILE", description: "File holding the NATS token" },
-  "nats-creds": { type: "string", placeholder: "FILE", description: "NATS credentials file (JWT + nkey)" },
-  ...tlsOptions("nats", "NATS server"),
-  "queue-max-flows": {
-    type: "string",
-    placeholder: "N",
-    description: "Export queue bound in flows",
-    default: "1000000",
-  },
-  "queue-max-bytes": {
-    type: "string",
-    placeholder: "SIZE",
-    description: "Export queue bound in bytes",
-    default: "256M",
-  },
-  "batch-max-flows": { type: "string", placeholder: "N", description: "Flows per batch", default: "1000" },
-  "batch-max-delay": {
-    type: "string",
-    placeholder: "MS",
-    description: "Longest a flow waits for its batch",
-    default: "1000",
-  },
-  "ipfix-target": {
-    type: "string",
-    multiple: true,
-    placeholder: "HOST:PORT",
-    description: "Also export IPFIX (or NetFlow v9) over UDP to this collector",
-  },
-  "ipfix-version": { type: "string", placeholder: "10|9", description: "10: IPFIX, 9: NetFlow v9", default: "10" },
-  "ipfix-biflow": {
-    type: "boolean",
-    description: "One bidirectional record per flow (RFC 5103) instead of one record per direction",
-  },
-  "metrics-address": {
-    type: "string",
-    placeholder: "ADDR",
-    description: "Listen address of /metrics and /healthz (empty disables)",
-    default: ":9101",
-  },
-} as const;
+import { agentOptions, agentSpec } from "./specs.js";
 
 function secret(cmd: string, file: string | undefined): string | undefined {
   if (!file) return undefined;
@@ -243,12 +138,10 @@ export function buildExporters(config: AgentConfig, identity: ReturnType<typeof 
   return exporters;
 }
 
+export { agentOptions };
+
 export const agentCommand: Command = {
-  name: "agent",
-  summary: "Run the probe daemon: capture on this node's interfaces and export flows to the aggregator.",
-  usage: "agent [options]",
-  configurable: true,
-  options: agentOptions,
+  ...agentSpec,
   async run({ values }) {
     const config = agentConfigFromOptions(values);
     const ipfixTargets = listOption(values, "ipfix-target");

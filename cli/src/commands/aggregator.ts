@@ -14,88 +14,7 @@ import { type Command, UsageError } from "../command.js";
 import { createLogger, waitForSignal } from "../daemon.js";
 import { configFile } from "./options.js";
 import { intOption, listOption, sizeOption, stringOption } from "./parse.js";
-
-export const aggregatorOptions = {
-  ...configFile,
-  "grpc-address": {
-    type: "string",
-    placeholder: "ADDR",
-    description: "gRPC ingest listen address (empty disables)",
-    default: ":9090",
-  },
-  "grpc-tls-cert": { type: "string", placeholder: "FILE", description: "Server certificate (enables TLS)" },
-  "grpc-tls-key": { type: "string", placeholder: "FILE", description: "Key of the server certificate" },
-  "grpc-client-ca": { type: "string", placeholder: "FILE", description: "CA of agent certificates (requires mTLS)" },
-  "grpc-token-file": {
-    type: "string",
-    placeholder: "FILE",
-    description: "Bearer tokens agents must present, one per line",
-  },
-  "http-address": {
-    type: "string",
-    placeholder: "ADDR",
-    description: "API and /metrics listen address",
-    default: ":3000",
-  },
-  "nats-url": {
-    type: "string",
-    multiple: true,
-    placeholder: "URL",
-    description: "Consume flows from this NATS JetStream server",
-  },
-  "nats-user": { type: "string", placeholder: "USER", description: "NATS user" },
-  "nats-password-file": { type: "string", placeholder: "FILE", description: "File holding the NATS password" },
-  "nats-token-file": { type: "string", placeholder: "FILE", description: "File holding the NATS token" },
-  "nats-creds": { type: "string", placeholder: "FILE", description: "NATS credentials file (JWT + nkey)" },
-  "nats-ca": { type: "string", placeholder: "FILE", description: "CA bundle to verify the NATS server (enables TLS)" },
-  "nats-cert": { type: "string", placeholder: "FILE", description: "Client certificate for mTLS with NATS" },
-  "nats-key": { type: "string", placeholder: "FILE", description: "Key of the client certificate" },
-  "nats-stream": {
-    type: "string",
-    placeholder: "NAME",
-    description: "JetStream stream holding flow batches",
-    default: "FLOWLENS_FLOWS",
-  },
-  "nats-consumer": {
-    type: "string",
-    placeholder: "NAME",
-    description: "Durable consumer name",
-    default: "flowlens-aggregator",
-  },
-  "netflow-port": {
-    type: "string",
-    placeholder: "PORT",
-    description: "NetFlow/IPFIX UDP port (0 disables)",
-    default: "2055",
-  },
-  "ipfix-port": { type: "string", placeholder: "PORT", description: "IPFIX UDP port (0 disables)", default: "4739" },
-  "sflow-port": {
-    type: "string",
-    placeholder: "PORT",
-    description: "sFlow UDP port (0 disables; datagrams are counted, decoding is not built yet)",
-    default: "6343",
-  },
-  "collector-address": {
-    type: "string",
-    placeholder: "ADDR",
-    description: "Address the NetFlow/IPFIX/sFlow sockets bind (:: is IPv4 and IPv6)",
-    default: "::",
-  },
-  "collector-buffer": {
-    type: "string",
-    placeholder: "SIZE",
-    description: "Receive buffer of each collector socket",
-    default: "32M",
-  },
-  "local-network": {
-    type: "string",
-    multiple: true,
-    placeholder: "CIDR",
-    description: "Network whose hosts count as local",
-  },
-  "top-hosts": { type: "string", placeholder: "N", description: "Hosts with their own metric series", default: "100" },
-  "max-hosts": { type: "string", placeholder: "N", description: "Hosts tracked individually", default: "100000" },
-} as const;
+import { aggregatorOptions, aggregatorSpec } from "./specs.js";
 
 type Values = Record<string, string | boolean | string[] | undefined>;
 
@@ -129,13 +48,10 @@ export function aggregatorBaseOptions(cmd: string, values: Values, httpAddress: 
   };
 }
 
+export { aggregatorOptions };
+
 export const aggregatorCommand: Command = {
-  name: "aggregator",
-  summary:
-    "Run the aggregator: ingest flows (gRPC, NATS JetStream), keep live state, serve Prometheus metrics and the REST API.",
-  usage: "aggregator [options]",
-  configurable: true,
-  options: aggregatorOptions,
+  ...aggregatorSpec,
   async run({ values }) {
     const c = "aggregator";
     const collectorPorts = ["netflow-port", "ipfix-port", "sflow-port"]

@@ -5,6 +5,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { NetflowDecoder, PcapFormatError, PcapUdpReader } from "@flowlens/aggregator";
 import { type FlowRecord, flowToRecord } from "@flowlens/contracts";
 import { type Command, UsageError } from "../command.js";
+import { collectSpec } from "./specs.js";
 
 const EXPORT_VERSIONS = new Set([5, 9, 10]);
 
@@ -43,16 +44,7 @@ function tableRow(r: FlowRecord): string {
 }
 
 export const collectCommand: Command = {
-  name: "collect",
-  summary: "Decode the NetFlow v5/v9 and IPFIX datagrams found in a capture (any UDP port).",
-  usage: "collect --pcap FILE [options]",
-  details:
-    "Templates are kept per exporter and observation domain, in capture order, as a collector would.\n" +
-    "Flows go to stdout (NDJSON or a table), a summary to stderr. sFlow v5 datagrams are counted, not decoded yet.",
-  options: {
-    pcap: { type: "string", placeholder: "FILE", description: "Capture holding flow-export datagrams" },
-    format: { type: "string", placeholder: "ndjson|table", description: "Output format", default: "ndjson" },
-  },
+  ...collectSpec,
   async run({ values, stdout, stderr }) {
     const file = values.pcap;
     const format = values.format;

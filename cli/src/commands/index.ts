@@ -1,17 +1,20 @@
-import type { Command } from "../command.js";
-import { agentCommand } from "./agent.js";
-import { aggregatorCommand } from "./aggregator.js";
-import { collectCommand } from "./collect.js";
+// The command list. Only the specs are loaded up front (help, parsing); each command's module,
+// with what it imports, is loaded when the command runs, so `flowlens pcap` does not pay for
+// the daemons' gRPC, NATS and HTTP stacks.
+import type { Command, CommandContext } from "../command.js";
 import { notBuiltYet } from "./not-built.js";
 import { configFile } from "./options.js";
-import { pcapCommand } from "./pcap.js";
-import { upCommand } from "./up.js";
+import { agentSpec, aggregatorSpec, type CommandSpec, collectSpec, pcapSpec, upSpec } from "./specs.js";
+
+function lazy(spec: CommandSpec, load: () => Promise<Command>): Command {
+  return { ...spec, run: async (ctx: CommandContext) => (await load()).run(ctx) };
+}
 
 export const commands: Command[] = [
-  pcapCommand,
-  collectCommand,
-  agentCommand,
-  aggregatorCommand,
+  lazy(pcapSpec, async () => (await import("./pcap.js")).pcapCommand),
+  lazy(collectSpec, async () => (await import("./collect.js")).collectCommand),
+  lazy(agentSpec, async () => (await import("./agent.js")).agentCommand),
+  lazy(aggregatorSpec, async () => (await import("./aggregator.js")).aggregatorCommand),
   notBuiltYet(
     {
       name: "operator",
@@ -36,5 +39,5 @@ export const commands: Command[] = [
     },
     "the operator issue (#6)",
   ),
-  upCommand,
+  lazy(upSpec, async () => (await import("./up.js")).upCommand),
 ];

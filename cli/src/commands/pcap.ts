@@ -1,8 +1,9 @@
 // flowlens pcap FILE...: offline flows from capture files (DESIGN.md CLI contract).
-import { CaptureError, type EngineFlow, type EngineStats, readPcap } from "@flowlens/agent";
+import { CaptureError, type EngineFlow, type EngineStats, readPcap } from "@flowlens/agent/engine";
 import type { FlowRecord } from "@flowlens/contracts";
 import { type Command, UsageError } from "../command.js";
 import { timeouts } from "./options.js";
+import { pcapSpec } from "./specs.js";
 
 const PROTO_NAMES: Record<number, string> = {
   1: "ICMP",
@@ -67,28 +68,7 @@ function summary(stats: EngineStats, flows: number): string {
 }
 
 export const pcapCommand: Command = {
-  name: "pcap",
-  summary: "Read pcap/pcapng files and print their flows (NDJSON or a table) on stdout, a summary on stderr.",
-  usage: "pcap FILE... [options]",
-  details:
-    "Files are read in order as one stream of packets. Exit 2 when a file is missing, truncated or not a capture.",
-  positionals: true,
-  options: {
-    format: { type: "string", placeholder: "ndjson|table", description: "Output format", default: "ndjson" },
-    ...timeouts,
-    "no-dpi": { type: "boolean", description: "Skip nDPI application classification" },
-    bpf: {
-      type: "string",
-      placeholder: "EXPR",
-      description: "BPF filter applied before decoding (pcap-filter syntax)",
-    },
-    "max-flows": {
-      type: "string",
-      placeholder: "N",
-      description: "Flow table bound (oldest idle flow evicted past it)",
-      default: "1000000",
-    },
-  },
+  ...pcapSpec,
   async run({ values, positionals, stdout, stderr }) {
     if (positionals.length === 0) throw new UsageError("pcap: give at least one capture file");
     const format = values.format as string;

@@ -19,6 +19,7 @@ import { createLogger, waitForSignal } from "../daemon.js";
 import { aggregatorBaseOptions } from "./aggregator.js";
 import { configFile, timeouts } from "./options.js";
 import { listOption, secondsOption, stringOption } from "./parse.js";
+import { upSpec } from "./specs.js";
 
 /** The interface of the IPv4 default route, from /proc/net/route. */
 export function defaultRouteInterface(routes = "/proc/net/route"): string | undefined {
@@ -34,48 +35,7 @@ export function defaultRouteInterface(routes = "/proc/net/route"): string | unde
 }
 
 export const upCommand: Command = {
-  name: "up",
-  summary:
-    "Run probe and aggregator in one process on this machine: API on http://127.0.0.1:3000/api/v1, metrics on /metrics.",
-  usage: "up [--interface IF | --pcap FILE [--loop]] [options]",
-  details:
-    "Live capture needs CAP_NET_RAW (root, or `setcap cap_net_raw,cap_net_admin+eip` on node). Without it, up says so\n" +
-    "and keeps serving the API and metrics without capture; replay a capture with --pcap meanwhile.",
-  configurable: true,
-  options: {
-    ...configFile,
-    interface: {
-      type: "string",
-      short: "i",
-      multiple: true,
-      placeholder: "IF",
-      description: "Interface to capture on (default: the default route's)",
-    },
-    pcap: { type: "string", placeholder: "FILE", description: "Replay this capture instead of capturing live" },
-    loop: { type: "boolean", description: "Replay the capture forever (pausing between rounds)" },
-    bpf: { type: "string", placeholder: "EXPR", description: "BPF filter" },
-    ...timeouts,
-    "no-dpi": { type: "boolean", description: "Do not classify applications with nDPI" },
-    "http-address": {
-      type: "string",
-      placeholder: "ADDR",
-      description: "API and metrics listen address",
-      default: "127.0.0.1:3000",
-    },
-    "local-network": {
-      type: "string",
-      multiple: true,
-      placeholder: "CIDR",
-      description: "Network whose hosts count as local",
-    },
-    "top-hosts": {
-      type: "string",
-      placeholder: "N",
-      description: "Hosts with their own metric series",
-      default: "100",
-    },
-    "max-hosts": { type: "string", placeholder: "N", description: "Hosts tracked individually", default: "100000" },
-  },
+  ...upSpec,
   async run({ values, stderr }) {
     const c = "up";
     const pcap = stringOption(values, "pcap");
