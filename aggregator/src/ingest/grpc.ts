@@ -23,7 +23,8 @@ import { createServer as createNetServer, type Server as NetServer, type Socket 
 import { createServer as createTlsServer, type TLSSocket } from "node:tls";
 import { AUTH_METADATA_KEY, pb } from "@flowlens/contracts";
 import * as grpc from "@grpc/grpc-js";
-import type { BatchSink } from "./sink.js";
+import type { DecodedBatch } from "./batch-decoder.js";
+import type { AnyBatch, BatchSink } from "./sink.js";
 
 export interface GrpcIngestTls {
   certFile: string;
@@ -117,7 +118,7 @@ const exportService: grpc.ServiceDefinition = {
 };
 
 /** Why a decoded batch cannot be applied (and acknowledged), or undefined. */
-function invalidBatchReason(b: pb.FlowBatch): string | undefined {
+function invalidBatchReason(b: AnyBatch): string | undefined {
   if (!b.agent?.agentId || !b.agent.node) return "no agent identity (node and agentId)";
   if (b.sequence <= 0n) return "sequence must be > 0";
   return undefined;
@@ -452,9 +453,10 @@ export class GrpcIngest {
     call.on("data", (bytes: Buffer) => {
       if (ended) return;
       messages++;
-      let batch: pb.FlowBatch;
+      const fast = this.sink.fast;
+      let batch: AnyBatch;
       try {
-        batch = pb.FlowBatch.decode(bytes);
+        batch = fast !== undefined ? fast.decode(bytes) : pb.FlowBatch.decode(bytes);
       } catch (err) {
         // Refused rather than skipped, see the module comment.
         this.counts.decodeErrors++;
@@ -473,7 +475,10 @@ export class GrpcIngest {
       const flows = batch.flows.length;
       let applied: boolean;
       try {
-        applied = this.sink.apply(batch, "grpc");
+        applied =
+          fast !== undefined
+            ? fast.apply(batch as DecodedBatch, "grpc")
+            : this.sink.apply(batch as pb.FlowBatch, "grpc");
       } catch (err) {
         this.counts.sinkErrors++;
         const agent = batch.agent as pb.AgentIdentity;

@@ -34,7 +34,8 @@ import {
   PermissionViolationError,
   UserAuthenticationExpiredError,
 } from "@nats-io/transport-node";
-import type { BatchSink } from "./sink.js";
+import type { DecodedBatch } from "./batch-decoder.js";
+import type { AnyBatch, BatchSink } from "./sink.js";
 
 /** TLS towards NATS: a CA to verify the server, and a client certificate if the server asks for one. */
 export interface NatsTls {
@@ -453,9 +454,10 @@ export class NatsIngest {
     const info = m.info;
     if (info.deliveryCount > 1) c.redeliveries++;
     this.consumerLag = info.pending;
-    let batch: pb.FlowBatch;
+    const fast = this.sink.fast;
+    let batch: AnyBatch;
     try {
-      batch = pb.FlowBatch.decode(m.data);
+      batch = fast !== undefined ? fast.decode(m.data) : pb.FlowBatch.decode(m.data);
     } catch (err) {
       this.rejectMessage(m, `not a FlowBatch (${errorText(err)})`);
       return;
@@ -467,7 +469,8 @@ export class NatsIngest {
     }
     let applied: boolean;
     try {
-      applied = this.sink.apply(batch, "nats");
+      applied =
+        fast !== undefined ? fast.apply(batch as DecodedBatch, "nats") : this.sink.apply(batch as pb.FlowBatch, "nats");
     } catch (err) {
       c.applyErrors++;
       this.recordError(

@@ -1,10 +1,14 @@
 // The one path every ingested batch takes, whatever carried it: validate once, drop duplicates
 // (same agent process and sequence), apply to the live state, count. Transports acknowledge
-// only after apply() returns.
+// only after apply() returns. Transports that receive bytes hand them to `fast`, which decodes
+// them straight into the state's records (batch-decoder.ts); the in-process path hands over
+// decoded messages to apply().
 import type { pb } from "@flowlens/contracts";
+import { type IngestFlow, MessageViews } from "../state/ingest-flow.js";
 import type { LiveState } from "../state/live-state.js";
+import { type DecodedBatch, FlowBatchDecoder } from "./batch-decoder.js";
 import type { SequenceDeduper } from "./dedupe.js";
-import type { BatchSink } from "./sink.js";
+import type { BatchSink, FastPath } from "./sink.js";
 
 export type Transport = "grpc" | "nats" | "local";
 export const TRANSPORTS: readonly Transport[] = ["grpc", "nats", "local"];
@@ -31,13 +35,18 @@ const newCounters = (): TransportCounters => ({
 });
 
 /** Why a flow cannot be applied, or undefined if it can. */
-export function invalidFlowReason(f: pb.Flow): string | undefined {
+export function invalidFlowReason(f: IngestFlow): string | undefined {
   if (f.ipVersion !== 4 && f.ipVersion !== 6) return "ipVersion";
-  if (!f.srcAddr || !f.dstAddr || f.srcAddr.length > 64 || f.dstAddr.length > 64) return "address";
+  if (!f.addressesValid()) return "address";
   if (f.srcPort > 65535 || f.dstPort > 65535 || f.proto > 255 || f.vlan > 4095) return "range";
-  if (f.srcToDstBytes < 0n || f.dstToSrcBytes < 0n || f.srcToDstPackets < 0n || f.dstToSrcPackets < 0n)
-    return "negative";
+  if (f.srcToDstBytes < 0 || f.dstToSrcBytes < 0 || f.srcToDstPackets < 0 || f.dstToSrcPackets < 0) return "negative";
   return undefined;
+}
+
+interface BatchHead {
+  agent?: pb.AgentIdentity | undefined;
+  sequence: bigint;
+  sentAtMs: bigint;
 }
 
 export class IngestPipeline implements BatchSink {
@@ -48,6 +57,12 @@ export class IngestPipeline implements BatchSink {
   };
   /** Observers of each applied batch's lag (the metrics histogram). */
   onLag?: (transport: Transport, lagMs: number) => void;
+  readonly fast: FastPath = {
+    decode: (bytes) => this.decoder.decode(bytes),
+    apply: (batch, transport) => this.applyRecords(batch, batch.flows, batch.flows.length, transport),
+  };
+  private readonly decoder = new FlowBatchDecoder();
+  private readonly views = new MessageViews();
 
   constructor(
     private readonly state: LiveState,
@@ -56,31 +71,47 @@ export class IngestPipeline implements BatchSink {
   ) {}
 
   apply(batch: pb.FlowBatch, transport: Transport): boolean {
+    const n = this.views.fill(batch.flows);
+    try {
+      return this.applyRecords(batch, this.views.views, n, transport);
+    } finally {
+      this.views.release(n);
+    }
+  }
+
+  /** Applies a batch decoded by `fast.decode` (the same as fast.apply). */
+  applyDecoded(batch: DecodedBatch, transport: Transport): boolean {
+    return this.fast.apply(batch, transport);
+  }
+
+  private applyRecords(batch: BatchHead, records: readonly IngestFlow[], n: number, transport: Transport): boolean {
     const c = this.counters[transport];
     const agent = batch.agent;
     if (!agent?.agentId || !agent.node || batch.sequence <= 0n) {
       c.invalidBatches++;
-      c.invalidFlows += batch.flows.length;
+      c.invalidFlows += n;
       return false;
     }
     if (this.deduper.isDuplicate(agent.agentId, batch.sequence)) {
       c.duplicateBatches++;
-      c.duplicateFlows += batch.flows.length;
+      c.duplicateFlows += n;
       return false;
     }
-    let flows = batch.flows;
-    for (let i = 0; i < flows.length; i++) {
-      if (invalidFlowReason(flows[i] as pb.Flow) !== undefined) {
+    let flows = records;
+    let count = n;
+    for (let i = 0; i < n; i++) {
+      if (invalidFlowReason(records[i] as IngestFlow) !== undefined) {
         // Rare: only then build a filtered copy, so the common batch costs no allocation.
-        flows = flows.filter((f) => invalidFlowReason(f) === undefined);
-        c.invalidFlows += batch.flows.length - flows.length;
+        flows = records.slice(0, n).filter((f) => invalidFlowReason(f) === undefined);
+        count = flows.length;
+        c.invalidFlows += n - count;
         break;
       }
     }
-    this.state.applyBatch(flows, { node: agent.node, agentId: agent.agentId });
+    this.state.applyRecords(flows, { node: agent.node, agentId: agent.agentId }, count);
     this.deduper.markApplied(agent.agentId, batch.sequence);
     c.batches++;
-    c.flows += flows.length;
+    c.flows += count;
     const lag = this.clock() - Number(batch.sentAtMs);
     if (batch.sentAtMs > 0n && lag >= 0) {
       c.lastLagMs = lag;

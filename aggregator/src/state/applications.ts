@@ -16,6 +16,8 @@ export class ApplicationEntry {
   hosts = 0;
   readonly series: SeriesSet;
   constructor(
+    /** Its index in the table, the key hosts count it under. */
+    readonly id: number,
     readonly name: string,
     public category: string,
     now: number,
@@ -33,6 +35,7 @@ export class CategoryEntry {
 
 export class ApplicationTable {
   private readonly apps = new Map<string, ApplicationEntry>();
+  private readonly byId: ApplicationEntry[] = [];
   private readonly cats = new Map<string, CategoryEntry>();
   /** Records counted under "(other)" because the table was full. */
   overflow = 0;
@@ -49,6 +52,10 @@ export class ApplicationTable {
 
   get(name: string): ApplicationEntry | undefined {
     return this.apps.get(name);
+  }
+
+  byIndex(id: number): ApplicationEntry | undefined {
+    return this.byId[id];
   }
 
   /** Counts a record and returns the entry that took it. */
@@ -85,10 +92,11 @@ export class ApplicationTable {
       this.overflow++;
       a = this.apps.get(OTHER);
       if (a !== undefined) return a;
-      a = new ApplicationEntry(OTHER, "", now);
+      a = new ApplicationEntry(this.byId.length, OTHER, "", now);
     } else {
-      a = new ApplicationEntry(name, category, now);
+      a = new ApplicationEntry(this.byId.length, name, category, now);
     }
+    this.byId.push(a);
     // "(other)" may take the table one past capacity: it is the bound, not a leak.
     this.apps.set(a.name, a);
     return a;

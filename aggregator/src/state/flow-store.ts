@@ -2,8 +2,19 @@
 // and a ring of recently ended ones. The active set is what makes a long flow count once: a
 // record whose flow is in it is a continuation. Both are bounded; entries are recycled between
 // them so a steady stream of flows allocates no entries.
+//
+// Flows are kept compactly: the latest record as a copy of its encoded bytes and the few fields
+// queries filter and sort on, not a decoded message; the full record is decoded when the API
+// shows it. Decoded messages kept for the 110k flows the store holds would outlive the young
+// generation and make the garbage collector copy and then mark them: ingest paid a fifth of its
+// time for that. Ended flows sit in a ring of flat arrays written in order, and a flow of one
+// record (most of them) goes straight there, with no entry at all; entries are only made for
+// active flows, and for the ring's flows when a query reads them. A record looks for its flow
+// among the active ones by key only when a count of the active keys' hashes says it may be
+// there, so that most records never make their key string.
 import { pb } from "@flowlens/contracts";
 import { LocalNetworks } from "../networks.js";
+import type { IngestFlow } from "./ingest-flow.js";
 import { type LruLinks, LruList } from "./lru.js";
 import { toUint64 } from "./num.js";
 import { page } from "./select.js";
@@ -13,16 +24,37 @@ import type { FlowQuery, Page, StoredFlow } from "./types.js";
 const MAX_COMMUNITY_ID = 64;
 /** Spare entries kept for reuse. */
 const POOL_MAX = 1024;
+/** Record buffers an entry keeps when recycled; a larger one (a huge record) is let go. */
+const KEEP_BUFFER_MAX = 4096;
+/** Record bytes a ring slot holds in place; a longer record is copied aside. */
+const RING_RECORD_BYTES = 512;
+const ACTIVE_HASH_BUCKETS = 1 << 16;
 
 export class FlowEntry implements LruLinks<FlowEntry> {
   lruPrev: FlowEntry | null = null;
   lruNext: FlowEntry | null = null;
+  /** flowKeyHash of its key, while active. */
+  keyHash = 0;
   node = "";
-  key = "";
+  /** The flow's key; null until asked for in an entry copied out of the ring. */
+  private keyText: string | null = "";
   active = false;
-  /** The latest record: everything not summed below is shown from it. */
-  last: pb.Flow | null = null;
-  firstSeenMs = 0n;
+  /** Whether a record is held (entries in the pool hold none). */
+  held = false;
+  /** The latest record when it came as a message; otherwise its bytes are in `bytes`. */
+  message: pb.Flow | null = null;
+  bytes: Uint8Array | null = null;
+  byteLength = 0;
+  /** Fields of the latest record that queries filter and sort on. */
+  srcAddr = "";
+  dstAddr = "";
+  l7 = "";
+  proto = 0;
+  lastSeenMs = 0;
+  exportVersion = 0;
+  /** From the first record; exactFirstSeenMs when the number is not exact (beyond 2^53). */
+  firstSeenMs = 0;
+  exactFirstSeenMs: bigint | null = null;
   /** Ingest wall clock of the latest record. */
   receivedMs = 0;
   srcToDstBytes = 0;
@@ -38,10 +70,21 @@ export class FlowEntry implements LruLinks<FlowEntry> {
   srcTcpFlags = 0;
   dstTcpFlags = 0;
 
-  start(node: string, key: string, f: pb.Flow, now: number): void {
+  get key(): string {
+    if (this.keyText === null) this.keyText = flowKey(this.record());
+    return this.keyText;
+  }
+
+  /** For an entry copied out of the ring: the key is worked out from the record if asked for. */
+  forgetKey(): void {
+    this.keyText = null;
+  }
+
+  start(node: string, key: string, f: IngestFlow, now: number): void {
     this.node = node;
-    this.key = key;
+    this.keyText = key;
     this.firstSeenMs = f.firstSeenMs;
+    this.exactFirstSeenMs = Number.isSafeInteger(f.firstSeenMs) ? null : f.exactFirstSeenMs();
     this.srcToDstBytes = 0;
     this.srcToDstPackets = 0;
     this.dstToSrcBytes = 0;
@@ -57,9 +100,29 @@ export class FlowEntry implements LruLinks<FlowEntry> {
     this.receivedMs = now;
   }
 
-  /** Adds a record's deltas (counters already converted by the caller). */
-  update(f: pb.Flow, now: number, s2dBytes: number, s2dPackets: number, d2sBytes: number, d2sPackets: number): void {
-    this.last = f;
+  /**
+   * Adds a record's deltas (counters already converted by the caller) and keeps the record.
+   * srcAddr, dstAddr and l7 are the record's, as strings the state keeps anyway (the host
+   * table's addresses, the application's name), so that an entry pins no string of its own.
+   */
+  update(
+    f: IngestFlow,
+    now: number,
+    s2dBytes: number,
+    s2dPackets: number,
+    d2sBytes: number,
+    d2sPackets: number,
+    srcAddr: string,
+    dstAddr: string,
+    l7: string,
+  ): void {
+    this.keep(f);
+    this.srcAddr = srcAddr;
+    this.dstAddr = dstAddr;
+    this.l7 = l7;
+    this.proto = f.proto;
+    this.lastSeenMs = f.lastSeenMs;
+    this.exportVersion = f.exportVersion;
     this.receivedMs = now;
     this.srcToDstBytes += s2dBytes;
     this.srcToDstPackets += s2dPackets;
@@ -73,14 +136,52 @@ export class FlowEntry implements LruLinks<FlowEntry> {
     this.srcTcpFlags |= f.srcTcpFlags;
     this.dstTcpFlags |= f.dstTcpFlags;
     if (f.exportVersion !== 0) {
-      const rp = Number(f.rawPackets);
-      const rb = Number(f.rawBytes);
+      const rp = f.rawPackets;
+      const rb = f.rawBytes;
       if (rp > 0) this.rawPackets += rp;
       if (rb > 0) this.rawBytes += rb;
     }
   }
 
-  get bytes(): number {
+  private keep(f: IngestFlow): void {
+    this.held = true;
+    if (f.message !== null || f.buf === null) {
+      this.message = f.toMessage();
+      this.byteLength = 0;
+      return;
+    }
+    this.message = null;
+    const n = f.end - f.start;
+    let b = this.bytes;
+    if (b === null || b.length < n) {
+      // Rounded up so that a flow whose records grow a little does not reallocate each time.
+      b = new Uint8Array((n + 63) & ~63);
+      this.bytes = b;
+    }
+    const src = f.buf;
+    // A plain view: Buffer's subarray() would make a Buffer, which costs more than the copy.
+    b.set(new Uint8Array(src.buffer, src.byteOffset + f.start, n));
+    this.byteLength = n;
+  }
+
+  /** Lets go of the record (the entry goes back to the pool). */
+  release(): void {
+    this.held = false;
+    this.message = null;
+    this.srcAddr = "";
+    this.dstAddr = "";
+    this.l7 = "";
+    this.keyText = "";
+    if (this.bytes !== null && this.bytes.length > KEEP_BUFFER_MAX) this.bytes = null;
+  }
+
+  /** The latest record, decoded. */
+  record(): pb.Flow {
+    if (this.message !== null) return this.message;
+    return pb.Flow.decode((this.bytes as Uint8Array).subarray(0, this.byteLength));
+  }
+
+  get bytesTotal(): number {
     return this.srcToDstBytes + this.dstToSrcBytes;
   }
 
@@ -90,14 +191,14 @@ export class FlowEntry implements LruLinks<FlowEntry> {
 
   /** The record as the API shows it: the latest one with the counters of the whole flow. */
   stored(): StoredFlow {
-    const f = this.last as pb.Flow;
+    const f = this.record();
     return {
       node: this.node,
       state: this.active ? "active" : "ended",
       receivedMs: this.receivedMs,
       flow: {
         ...f,
-        firstSeenMs: this.firstSeenMs,
+        firstSeenMs: this.exactFirstSeenMs ?? BigInt(this.firstSeenMs),
         srcToDstBytes: toUint64(this.srcToDstBytes),
         srcToDstPackets: toUint64(this.srcToDstPackets),
         dstToSrcBytes: toUint64(this.dstToSrcBytes),
@@ -115,8 +216,47 @@ export class FlowEntry implements LruLinks<FlowEntry> {
   }
 }
 
+/** What flowKey reads of a record. */
+interface KeyFields {
+  communityId: string;
+  srcAddr: string;
+  srcPort: number;
+  dstAddr: string;
+  dstPort: number;
+  proto: number;
+  vlan: number;
+}
+
+const FNV_OFFSET = 0x811c9dc5;
+const FNV_PRIME = 0x01000193;
+
+/**
+ * A hash of flowKey(f) (FNV-1a over its characters), read straight from the record's bytes when
+ * its key is a Community ID as it came on the wire: then no string is made for it.
+ */
+export function flowKeyHash(f: IngestFlow): number {
+  const start = f.communityIdStart;
+  const end = f.communityIdEnd;
+  const buf = f.buf;
+  if (start >= 0 && buf !== null && end > start && end - start <= MAX_COMMUNITY_ID) {
+    let h = FNV_OFFSET;
+    let or = 0;
+    for (let i = start; i < end; i++) {
+      const b = buf[i] as number;
+      or |= b;
+      h = Math.imul(h ^ b, FNV_PRIME);
+    }
+    // ASCII: the bytes are the key's characters.
+    if (or < 0x80) return h | 0;
+  }
+  const key = flowKey(f);
+  let h = FNV_OFFSET;
+  for (let i = 0; i < key.length; i++) h = Math.imul(h ^ key.charCodeAt(i), FNV_PRIME);
+  return h | 0;
+}
+
 /** The key of a flow within its node: its Community ID, or the 5-tuple and VLAN without one. */
-export function flowKey(f: pb.Flow): string {
+export function flowKey(f: KeyFields): string {
   const c = f.communityId;
   if (typeof c === "string" && c.length > 0 && c.length <= MAX_COMMUNITY_ID) return c;
   return `${f.srcAddr}|${f.srcPort}|${f.dstAddr}|${f.dstPort}|${f.proto}|${f.vlan}`;
@@ -126,10 +266,13 @@ export class FlowStore {
   private readonly activeByNode = new Map<string, Map<string, FlowEntry>>();
   /** Active flows by last update, oldest first: the eviction and expiry order. */
   private readonly activeLru = new LruList<FlowEntry>();
-  private readonly recent: Array<FlowEntry | undefined>;
-  private recentNext = 0;
-  private recentSize = 0;
+  private readonly recent: RecentRing;
   private readonly pool: FlowEntry[] = [];
+  /**
+   * Active flows by flowKeyHash, counted in buckets: a record whose bucket is empty continues
+   * no active flow, which is most records, and is filed without making its key string.
+   */
+  private readonly activeHashes = new Uint32Array(ACTIVE_HASH_BUCKETS);
   /** The node map a batch is writing to: never dropped while in use, even if it empties. */
   private current: Map<string, FlowEntry> | null = null;
   /** Active flows dropped to stay within maxActive (their next record counts as a new flow). */
@@ -144,7 +287,7 @@ export class FlowStore {
     readonly maxRecent: number,
     readonly ttlMs: number,
   ) {
-    this.recent = new Array<FlowEntry | undefined>(maxRecent).fill(undefined);
+    this.recent = new RecentRing(maxRecent);
   }
 
   get activeCount(): number {
@@ -152,7 +295,7 @@ export class FlowStore {
   }
 
   get recentCount(): number {
-    return this.recentSize;
+    return this.recent.size;
   }
 
   /** Starts a batch from one node; returns the node's active flows, for record(). */
@@ -179,35 +322,51 @@ export class FlowStore {
   record(
     node: string,
     active: Map<string, FlowEntry>,
-    f: pb.Flow,
+    f: IngestFlow,
     now: number,
     s2dBytes: number,
     s2dPackets: number,
     d2sBytes: number,
     d2sPackets: number,
+    srcAddr: string,
+    dstAddr: string,
+    l7: string,
   ): boolean {
-    const key = flowKey(f);
     const stillActive = f.endReason === pb.EndReason.END_REASON_ACTIVE;
-    let e = active.get(key);
-    if (e !== undefined) {
-      e.update(f, now, s2dBytes, s2dPackets, d2sBytes, d2sPackets);
-      if (stillActive) this.activeLru.touch(e);
-      else {
-        active.delete(key);
-        this.activeLru.remove(e);
-        this.toRecent(e);
+    const hash = flowKeyHash(f);
+    const bucket = hash & (ACTIVE_HASH_BUCKETS - 1);
+    let key = "";
+    if (stillActive || this.activeHashes[bucket] !== 0) {
+      key = flowKey(f);
+      const e = active.get(key);
+      if (e !== undefined) {
+        e.update(f, now, s2dBytes, s2dPackets, d2sBytes, d2sPackets, srcAddr, dstAddr, l7);
+        if (stillActive) this.activeLru.touch(e);
+        else {
+          active.delete(key);
+          this.activeLru.remove(e);
+          this.unhash(e);
+          this.toRecent(e);
+        }
+        return false;
       }
-      return false;
     }
-    e = this.pool.pop() ?? new FlowEntry();
+    if (!stillActive) {
+      // A flow in one record (most of them): straight into the ring, no entry.
+      if (this.recent.push(node, f, now, s2dBytes, s2dPackets, d2sBytes, d2sPackets, srcAddr, dstAddr, l7)) {
+        this.recentEvictions++;
+      }
+      return true;
+    }
+    const e = this.pool.pop() ?? new FlowEntry();
     e.start(node, key, f, now);
-    e.update(f, now, s2dBytes, s2dPackets, d2sBytes, d2sPackets);
-    if (stillActive) {
-      if (this.activeLru.size >= this.maxActive) this.evictOldest();
-      e.active = true;
-      active.set(key, e);
-      this.activeLru.push(e);
-    } else this.toRecent(e);
+    e.update(f, now, s2dBytes, s2dPackets, d2sBytes, d2sPackets, srcAddr, dstAddr, l7);
+    if (this.activeLru.size >= this.maxActive) this.evictOldest();
+    e.active = true;
+    e.keyHash = hash;
+    this.activeHashes[bucket] = (this.activeHashes[bucket] as number) + 1;
+    active.set(key, e);
+    this.activeLru.push(e);
     return true;
   }
 
@@ -229,8 +388,14 @@ export class FlowStore {
     this.recycle(h);
   }
 
+  private unhash(e: FlowEntry): void {
+    const bucket = e.keyHash & (ACTIVE_HASH_BUCKETS - 1);
+    this.activeHashes[bucket] = (this.activeHashes[bucket] as number) - 1;
+  }
+
   private removeActive(e: FlowEntry): void {
     this.activeLru.remove(e);
+    this.unhash(e);
     const m = this.activeByNode.get(e.node);
     if (m === undefined) return;
     m.delete(e.key);
@@ -239,23 +404,13 @@ export class FlowStore {
 
   private toRecent(e: FlowEntry): void {
     e.active = false;
-    if (this.maxRecent === 0) {
-      this.recycle(e);
-      return;
-    }
-    const displaced = this.recent[this.recentNext];
-    this.recent[this.recentNext] = e;
-    this.recentNext = this.recentNext + 1 === this.maxRecent ? 0 : this.recentNext + 1;
-    if (displaced === undefined) this.recentSize++;
-    else {
-      this.recentEvictions++;
-      this.recycle(displaced);
-    }
+    if (this.recent.pushEntry(e)) this.recentEvictions++;
+    this.recycle(e);
   }
 
   private recycle(e: FlowEntry): void {
     // Drop the record now: a pooled entry must not pin a decoded flow.
-    e.last = null;
+    e.release();
     e.active = false;
     if (this.pool.length < POOL_MAX) this.pool.push(e);
   }
@@ -265,7 +420,7 @@ export class FlowStore {
     const hits: FlowEntry[] = [];
     if (q.state !== "ended") for (const e of this.activeLru) if (match(e)) hits.push(e);
     if (q.state !== "active") {
-      for (const e of this.recent) if (e !== undefined && match(e)) hits.push(e);
+      for (const e of this.recent.entries()) if (match(e)) hits.push(e);
     }
     return page(hits, flowOrder(q), q.offset, q.limit, (e) => e.stored());
   }
@@ -276,15 +431,14 @@ function flowFilter(q: FlowQuery): (e: FlowEntry) => boolean {
   const net = q.network !== undefined && q.network !== "" ? new LocalNetworks([q.network]) : undefined;
   const { host, application: app, proto, node, sinceMs, untilMs } = q;
   return (e) => {
-    const f = e.last;
-    if (f === null) return false;
-    if (host !== undefined && host !== "" && f.srcAddr !== host && f.dstAddr !== host) return false;
-    if (net !== undefined && !net.isLocal(f.srcAddr) && !net.isLocal(f.dstAddr)) return false;
-    if (app !== undefined && app !== "" && !applicationMatches(f.l7, app)) return false;
-    if (proto !== undefined && f.proto !== proto) return false;
+    if (!e.held) return false;
+    if (host !== undefined && host !== "" && e.srcAddr !== host && e.dstAddr !== host) return false;
+    if (net !== undefined && !net.isLocal(e.srcAddr) && !net.isLocal(e.dstAddr)) return false;
+    if (app !== undefined && app !== "" && !applicationMatches(e.l7, app)) return false;
+    if (proto !== undefined && e.proto !== proto) return false;
     if (node !== undefined && node !== "" && e.node !== node) return false;
-    if (sinceMs !== undefined && Number(f.lastSeenMs) < sinceMs) return false;
-    if (untilMs !== undefined && Number(e.firstSeenMs) > untilMs) return false;
+    if (sinceMs !== undefined && e.lastSeenMs < sinceMs) return false;
+    if (untilMs !== undefined && e.firstSeenMs > untilMs) return false;
     return true;
   };
 }
@@ -305,13 +459,242 @@ function flowOrder(q: FlowQuery): (a: FlowEntry, b: FlowEntry) => number {
     q.sort === "packets"
       ? (e) => e.packets
       : q.sort === "lastSeen"
-        ? (e) => Number(e.last?.lastSeenMs ?? 0n)
+        ? (e) => e.lastSeenMs
         : q.sort === "firstSeen"
-          ? (e) => Number(e.firstSeenMs)
-          : (e) => e.bytes;
+          ? (e) => e.firstSeenMs
+          : (e) => e.bytesTotal;
   // Ties in a stable order, so that pages do not overlap or skip.
   return (a, b) =>
     sign * (value(a) - value(b)) ||
     a.receivedMs - b.receivedMs ||
     (a.node < b.node ? -1 : a.node > b.node ? 1 : a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+}
+
+// Ring slot fields: float64 (R_*) and int32 (I_*) offsets.
+const R_RECEIVED = 0;
+const R_FIRST_SEEN = 1;
+const R_LAST_SEEN = 2;
+const R_S2D_BYTES = 3;
+const R_S2D_PACKETS = 4;
+const R_D2S_BYTES = 5;
+const R_D2S_PACKETS = 6;
+const R_SRC_RETRANSMITS = 7;
+const R_DST_RETRANSMITS = 8;
+const R_SRC_OOO = 9;
+const R_DST_OOO = 10;
+const R_RAW_PACKETS = 11;
+const R_RAW_BYTES = 12;
+// Numbers as the record has them, whatever their range (a hand-made message's too).
+const R_PROTO = 13;
+const R_EXPORT_VERSION = 14;
+const R_STRIDE = 16;
+const I_SRC_FLAGS = 2;
+const I_DST_FLAGS = 3;
+const I_LENGTH = 4; // record bytes in the slot; -1: in `long`, -2: a message in `messages`
+const I_STRIDE = 8;
+
+/**
+ * The recently ended flows: a ring of slots in flat arrays, written in order, so that the ended
+ * flow of every record costs sequential writes and no object. Entries are only made when a
+ * query reads the ring.
+ */
+class RecentRing {
+  private readonly f64: Float64Array;
+  private readonly i32: Int32Array;
+  private readonly bytes: Uint8Array;
+  private readonly node: string[];
+  private readonly srcAddr: string[];
+  private readonly dstAddr: string[];
+  private readonly l7: string[];
+  /** Rare cases, by slot: records longer than a slot, messages, firstSeenMs beyond 2^53. */
+  private readonly long = new Map<number, Uint8Array>();
+  private readonly messages = new Map<number, pb.Flow>();
+  private readonly exactFirstSeen = new Map<number, bigint>();
+  private next = 0;
+  /** Set by take(): the slot held an older flow. */
+  private displaced = false;
+  size = 0;
+
+  constructor(readonly capacity: number) {
+    this.f64 = new Float64Array(capacity * R_STRIDE);
+    this.i32 = new Int32Array(capacity * I_STRIDE);
+    this.bytes = new Uint8Array(capacity * RING_RECORD_BYTES);
+    this.node = new Array<string>(capacity).fill("");
+    this.srcAddr = new Array<string>(capacity).fill("");
+    this.dstAddr = new Array<string>(capacity).fill("");
+    this.l7 = new Array<string>(capacity).fill("");
+  }
+
+  /** The next slot to write, or -1 when the ring keeps nothing. */
+  private take(): number {
+    if (this.capacity === 0) return -1;
+    const slot = this.next;
+    this.next = slot + 1 === this.capacity ? 0 : slot + 1;
+    if (this.size < this.capacity) this.size++;
+    else {
+      if (this.long.size !== 0) this.long.delete(slot);
+      if (this.messages.size !== 0) this.messages.delete(slot);
+      if (this.exactFirstSeen.size !== 0) this.exactFirstSeen.delete(slot);
+      this.displaced = true;
+    }
+    return slot;
+  }
+
+  /** Files a flow of one record. Returns whether an older flow was pushed out. */
+  push(
+    node: string,
+    f: IngestFlow,
+    now: number,
+    s2dBytes: number,
+    s2dPackets: number,
+    d2sBytes: number,
+    d2sPackets: number,
+    srcAddr: string,
+    dstAddr: string,
+    l7: string,
+  ): boolean {
+    this.displaced = false;
+    const slot = this.take();
+    if (slot < 0) return false;
+    const d = this.f64;
+    const r = slot * R_STRIDE;
+    d[r + R_RECEIVED] = now;
+    d[r + R_FIRST_SEEN] = f.firstSeenMs;
+    d[r + R_LAST_SEEN] = f.lastSeenMs;
+    d[r + R_S2D_BYTES] = s2dBytes;
+    d[r + R_S2D_PACKETS] = s2dPackets;
+    d[r + R_D2S_BYTES] = d2sBytes;
+    d[r + R_D2S_PACKETS] = d2sPackets;
+    // As FlowEntry.update counts them, from zero.
+    d[r + R_SRC_RETRANSMITS] = f.srcRetransmits >>> 0;
+    d[r + R_DST_RETRANSMITS] = f.dstRetransmits >>> 0;
+    d[r + R_SRC_OOO] = f.srcOutOfOrder >>> 0;
+    d[r + R_DST_OOO] = f.dstOutOfOrder >>> 0;
+    const collected = f.exportVersion !== 0;
+    d[r + R_RAW_PACKETS] = collected && f.rawPackets > 0 ? f.rawPackets : 0;
+    d[r + R_RAW_BYTES] = collected && f.rawBytes > 0 ? f.rawBytes : 0;
+    const i = slot * I_STRIDE;
+    const n = this.i32;
+    d[r + R_PROTO] = f.proto;
+    d[r + R_EXPORT_VERSION] = f.exportVersion;
+    n[i + I_SRC_FLAGS] = 0 | f.srcTcpFlags;
+    n[i + I_DST_FLAGS] = 0 | f.dstTcpFlags;
+    if (!Number.isSafeInteger(f.firstSeenMs)) this.exactFirstSeen.set(slot, f.exactFirstSeenMs());
+    const buf = f.buf;
+    if (f.message !== null || buf === null) {
+      this.messages.set(slot, f.toMessage());
+      n[i + I_LENGTH] = -2;
+    } else {
+      const len = f.end - f.start;
+      const from = new Uint8Array(buf.buffer, buf.byteOffset + f.start, len);
+      if (len <= RING_RECORD_BYTES) {
+        this.bytes.set(from, slot * RING_RECORD_BYTES);
+        n[i + I_LENGTH] = len;
+      } else {
+        this.long.set(slot, from.slice());
+        n[i + I_LENGTH] = -1;
+      }
+    }
+    this.node[slot] = node;
+    this.srcAddr[slot] = srcAddr;
+    this.dstAddr[slot] = dstAddr;
+    this.l7[slot] = l7;
+    return this.displaced;
+  }
+
+  /** Files an active flow that ended. Returns whether an older flow was pushed out. */
+  pushEntry(e: FlowEntry): boolean {
+    this.displaced = false;
+    const slot = this.take();
+    if (slot < 0) return false;
+    const d = this.f64;
+    const r = slot * R_STRIDE;
+    d[r + R_RECEIVED] = e.receivedMs;
+    d[r + R_FIRST_SEEN] = e.firstSeenMs;
+    d[r + R_LAST_SEEN] = e.lastSeenMs;
+    d[r + R_S2D_BYTES] = e.srcToDstBytes;
+    d[r + R_S2D_PACKETS] = e.srcToDstPackets;
+    d[r + R_D2S_BYTES] = e.dstToSrcBytes;
+    d[r + R_D2S_PACKETS] = e.dstToSrcPackets;
+    d[r + R_SRC_RETRANSMITS] = e.srcRetransmits;
+    d[r + R_DST_RETRANSMITS] = e.dstRetransmits;
+    d[r + R_SRC_OOO] = e.srcOutOfOrder;
+    d[r + R_DST_OOO] = e.dstOutOfOrder;
+    d[r + R_RAW_PACKETS] = e.rawPackets;
+    d[r + R_RAW_BYTES] = e.rawBytes;
+    const i = slot * I_STRIDE;
+    const n = this.i32;
+    d[r + R_PROTO] = e.proto;
+    d[r + R_EXPORT_VERSION] = e.exportVersion;
+    n[i + I_SRC_FLAGS] = e.srcTcpFlags;
+    n[i + I_DST_FLAGS] = e.dstTcpFlags;
+    if (e.exactFirstSeenMs !== null) this.exactFirstSeen.set(slot, e.exactFirstSeenMs);
+    if (e.message !== null) {
+      this.messages.set(slot, e.message);
+      n[i + I_LENGTH] = -2;
+    } else {
+      const len = e.byteLength;
+      const from = (e.bytes as Uint8Array).subarray(0, len);
+      if (len <= RING_RECORD_BYTES) {
+        this.bytes.set(from, slot * RING_RECORD_BYTES);
+        n[i + I_LENGTH] = len;
+      } else {
+        this.long.set(slot, from.slice());
+        n[i + I_LENGTH] = -1;
+      }
+    }
+    this.node[slot] = e.node;
+    this.srcAddr[slot] = e.srcAddr;
+    this.dstAddr[slot] = e.dstAddr;
+    this.l7[slot] = e.l7;
+    return this.displaced;
+  }
+
+  /** Every flow in the ring as an entry of its own (for queries). */
+  *entries(): IterableIterator<FlowEntry> {
+    for (let slot = 0; slot < this.size; slot++) yield this.entry(slot);
+  }
+
+  private entry(slot: number): FlowEntry {
+    const e = new FlowEntry();
+    const d = this.f64;
+    const r = slot * R_STRIDE;
+    const i = slot * I_STRIDE;
+    const n = this.i32;
+    e.node = this.node[slot] as string;
+    e.forgetKey();
+    e.active = false;
+    e.held = true;
+    const len = n[i + I_LENGTH] as number;
+    if (len === -2) e.message = this.messages.get(slot) as pb.Flow;
+    else if (len === -1) {
+      e.bytes = this.long.get(slot) as Uint8Array;
+      e.byteLength = e.bytes.length;
+    } else {
+      e.bytes = this.bytes.subarray(slot * RING_RECORD_BYTES, slot * RING_RECORD_BYTES + len);
+      e.byteLength = len;
+    }
+    e.srcAddr = this.srcAddr[slot] as string;
+    e.dstAddr = this.dstAddr[slot] as string;
+    e.l7 = this.l7[slot] as string;
+    e.proto = d[r + R_PROTO] as number;
+    e.exportVersion = d[r + R_EXPORT_VERSION] as number;
+    e.srcTcpFlags = n[i + I_SRC_FLAGS] as number;
+    e.dstTcpFlags = n[i + I_DST_FLAGS] as number;
+    e.lastSeenMs = d[r + R_LAST_SEEN] as number;
+    e.firstSeenMs = d[r + R_FIRST_SEEN] as number;
+    e.exactFirstSeenMs = this.exactFirstSeen.get(slot) ?? null;
+    e.receivedMs = d[r + R_RECEIVED] as number;
+    e.srcToDstBytes = d[r + R_S2D_BYTES] as number;
+    e.srcToDstPackets = d[r + R_S2D_PACKETS] as number;
+    e.dstToSrcBytes = d[r + R_D2S_BYTES] as number;
+    e.dstToSrcPackets = d[r + R_D2S_PACKETS] as number;
+    e.srcRetransmits = d[r + R_SRC_RETRANSMITS] as number;
+    e.dstRetransmits = d[r + R_DST_RETRANSMITS] as number;
+    e.srcOutOfOrder = d[r + R_SRC_OOO] as number;
+    e.dstOutOfOrder = d[r + R_DST_OOO] as number;
+    e.rawPackets = d[r + R_RAW_PACKETS] as number;
+    e.rawBytes = d[r + R_RAW_BYTES] as number;
+    return e;
+  }
 }

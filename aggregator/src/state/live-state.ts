@@ -16,7 +16,23 @@ import { AddResult } from "./capped-counters.js";
 import { validateStateConfig } from "./config.js";
 import { EXPORTER_BYTES, ExporterTable, INTERFACE_BYTES, isIfIndex } from "./exporter-table.js";
 import { applicationMatches, FlowStore } from "./flow-store.js";
-import { HostEntry, HostTable } from "./host-table.js";
+import {
+  HostTable,
+  PREFETCH_GROUP,
+  R_BYTES_RCVD,
+  R_BYTES_SENT,
+  R_CLIENT_LATENCY_FLOWS,
+  R_CLIENT_LATENCY_SUM,
+  R_FLOWS_CLIENT,
+  R_FLOWS_SERVER,
+  R_PACKETS_RCVD,
+  R_PACKETS_SENT,
+  R_RETRANSMITS,
+  R_SERVER_LATENCY_FLOWS,
+  R_SERVER_LATENCY_SUM,
+  R_STRIDE,
+} from "./host-table.js";
+import { ABSENT, type IngestFlow, MessageViews } from "./ingest-flow.js";
 import { isAddress, label } from "./labels.js";
 import { NetworkTable } from "./network-table.js";
 import { NodeTable } from "./node-table.js";
@@ -75,14 +91,15 @@ export class LiveState {
   private readonly totalSeries: SeriesSet;
   private readonly hostSeries = new Map<string, SeriesSet>();
   private hostSeriesDropped = 0;
-  /** Per-host application and peer cells, for the memory estimate. */
-  private hostCells = 0;
   private lastNow = Number.NEGATIVE_INFINITY;
   private bytes = 0;
   private packets = 0;
   private flowCount = 0;
   private records = 0;
   private batches = 0;
+  private readonly views = new MessageViews();
+  /** What HostTable.prefetch() read, kept so that its reads are not optimised away. */
+  private prefetched = 0;
 
   constructor(
     config: StateConfig,
@@ -93,24 +110,35 @@ export class LiveState {
     const c = this.config;
     const now = this.now();
     this.networkTable = new NetworkTable(localNetworks);
-    this.hostTable = new HostTable(
-      c.maxHosts,
-      (ip, t) => this.createHost(ip, t),
-      (h) => this.evictHost(h),
-    );
+    this.hostTable = new HostTable(c.maxHosts, c.maxPeersPerHost, {
+      created: (slot, ip) => this.createHost(slot, ip),
+      evicted: (slot) => this.evictHost(slot),
+    });
     this.apps = new ApplicationTable(c.maxApplications);
     this.nodeTable = new NodeTable(c.maxNodes);
     this.exporterTable = new ExporterTable(c.maxExporters, c.maxInterfacesPerExporter);
     this.flowStore = new FlowStore(c.maxActiveFlows, c.maxRecentFlows, c.activeFlowTtlMs);
-    this.talkers = new TopTalkers(c.topKCapacity);
+    this.talkers = new TopTalkers(c.topKCapacity, (slot) => this.hostTable.ip(slot));
+    this.hostTable.talkers = this.talkers;
     this.totalSeries = new SeriesSet(now);
   }
 
-  /** The hot path: counts a batch of records from one origin. */
+  /** Counts a batch of decoded records from one origin (the in-process path, tests). */
   applyBatch(flows: readonly pb.Flow[], origin: FlowOrigin): void {
+    const n = this.views.fill(flows);
+    try {
+      this.applyRecords(this.views.views, origin, n);
+    } finally {
+      this.views.release(n);
+    }
+  }
+
+  /** The hot path: counts the first `length` records of `flows`, all from one origin. */
+  applyRecords(flows: readonly IngestFlow[], origin: FlowOrigin, length = flows.length): void {
     const now = this.tick();
-    const nodeName = label(origin.node, UNKNOWN_NODE);
-    const node = this.nodeTable.touch(nodeName, label(origin.agentId, ""), now);
+    const node = this.nodeTable.touch(label(origin.node, UNKNOWN_NODE), label(origin.agentId, ""), now);
+    // The table's string: hosts compare reporters by reference first.
+    const nodeName = node.node;
     const active = this.flowStore.begin(nodeName);
     const hosts = this.hostTable;
     let bytesSum = 0;
@@ -120,17 +148,55 @@ export class LiveState {
     // A record that throws (no decoder lets one through) must not leave the batch half-counted
     // in the totals or the flow store pointing at this node.
     try {
-      for (let i = 0; i < flows.length; i++) {
-        const f = flows[i];
-        if (f === undefined || f === null) continue;
+      let k = PREFETCH_GROUP;
+      for (let i = 0; i < length; i++) {
+        if (k === PREFETCH_GROUP) {
+          const end = Math.min(length, i + PREFETCH_GROUP);
+          const ids = hosts.groupApps;
+          for (let j = i; j < end; j++) ids[j - i] = this.apps.get((flows[j] as IngestFlow).l7)?.id ?? -1;
+          this.prefetched ^= hosts.prefetch(flows, i, end);
+          k = 0;
+        }
+        const f = flows[i] as IngestFlow;
         const s2dBytes = count(f.srcToDstBytes);
         const s2dPackets = count(f.srcToDstPackets);
         const d2sBytes = count(f.dstToSrcBytes);
         const d2sPackets = count(f.dstToSrcPackets);
         const bytes = s2dBytes + d2sBytes;
         const packets = s2dPackets + d2sPackets;
-        const isNew = this.flowStore.record(nodeName, active, f, now, s2dBytes, s2dPackets, d2sBytes, d2sPackets);
+        let src: number;
+        let dst: number;
+        if (f.srcAddrStart >= 0 && f.dstAddrStart >= 0) {
+          hosts.touchPairPrefetched(
+            k,
+            f.buf as Uint8Array,
+            f.srcAddrStart,
+            f.srcAddrEnd,
+            f.dstAddrStart,
+            f.dstAddrEnd,
+            now,
+          );
+          src = hosts.pairSrc;
+          dst = hosts.pairDst;
+        } else {
+          src = isAddress(f.srcAddr) ? hosts.touch(f.srcAddr, now) : -1;
+          dst = isAddress(f.dstAddr) ? hosts.touch(f.dstAddr, now) : -1;
+        }
+        const isNew = this.flowStore.record(
+          nodeName,
+          active,
+          f,
+          now,
+          s2dBytes,
+          s2dPackets,
+          d2sBytes,
+          d2sPackets,
+          src >= 0 ? hosts.ip(src) : f.srcAddr,
+          dst >= 0 ? hosts.ip(dst) : f.dstAddr,
+          f.l7,
+        );
         const nf = isNew ? 1 : 0;
+        k++;
         records++;
         bytesSum += bytes;
         packetsSum += packets;
@@ -139,31 +205,33 @@ export class LiveState {
         const app = this.apps.account(f.l7, f.l7Category, bytes, packets, nf, now);
         this.protocolTable.add(f.proto, bytes, packets, nf);
 
-        const src = isAddress(f.srcAddr) ? hosts.touch(f.srcAddr, now) : null;
-        const dst = isAddress(f.dstAddr) ? hosts.touch(f.dstAddr, now) : null;
-        if (src !== null) {
+        if (src >= 0) {
           this.accountHost(src, nodeName, app, dst, s2dBytes, s2dPackets, d2sBytes, d2sPackets, nf, now);
-          src.flowsAsClient += nf;
-          src.retransmits += f.srcRetransmits >>> 0;
-          if (isNew && f.clientNwLatencyUs !== undefined) {
-            src.clientLatencySumUs += count(f.clientNwLatencyUs);
-            src.clientLatencyFlows++;
+          const d = hosts.f64;
+          const r = src * R_STRIDE;
+          d[r + R_FLOWS_CLIENT] = (d[r + R_FLOWS_CLIENT] as number) + nf;
+          d[r + R_RETRANSMITS] = (d[r + R_RETRANSMITS] as number) + (f.srcRetransmits >>> 0);
+          if (isNew && f.clientNwLatencyUs !== ABSENT) {
+            d[r + R_CLIENT_LATENCY_SUM] = (d[r + R_CLIENT_LATENCY_SUM] as number) + f.clientNwLatencyUs;
+            d[r + R_CLIENT_LATENCY_FLOWS] = (d[r + R_CLIENT_LATENCY_FLOWS] as number) + 1;
           }
         }
-        if (dst !== null) {
+        if (dst >= 0) {
           this.accountHost(dst, nodeName, app, src, d2sBytes, d2sPackets, s2dBytes, s2dPackets, nf, now);
-          dst.flowsAsServer += nf;
-          dst.retransmits += f.dstRetransmits >>> 0;
-          if (isNew && f.serverNwLatencyUs !== undefined) {
-            dst.serverLatencySumUs += count(f.serverNwLatencyUs);
-            dst.serverLatencyFlows++;
+          const d = hosts.f64;
+          const r = dst * R_STRIDE;
+          d[r + R_FLOWS_SERVER] = (d[r + R_FLOWS_SERVER] as number) + nf;
+          d[r + R_RETRANSMITS] = (d[r + R_RETRANSMITS] as number) + (f.dstRetransmits >>> 0);
+          if (isNew && f.serverNwLatencyUs !== ABSENT) {
+            d[r + R_SERVER_LATENCY_SUM] = (d[r + R_SERVER_LATENCY_SUM] as number) + f.serverNwLatencyUs;
+            d[r + R_SERVER_LATENCY_FLOWS] = (d[r + R_SERVER_LATENCY_FLOWS] as number) + 1;
           }
         }
         // A flow inside one network is one flow of that network, not two.
-        const srcNet = src?.network ?? null;
-        const dstNet = dst?.network ?? null;
-        if (srcNet !== null) srcNet.flows += nf;
-        if (dstNet !== null && dstNet !== srcNet) dstNet.flows += nf;
+        const srcNet = src >= 0 ? hosts.networks[src] : null;
+        const dstNet = dst >= 0 ? hosts.networks[dst] : null;
+        if (srcNet != null) srcNet.flows += nf;
+        if (dstNet != null && dstNet !== srcNet) dstNet.flows += nf;
 
         if (f.exportVersion !== 0 && isAddress(f.exporter)) {
           const e = this.exporterTable.touch(f.exporter, now);
@@ -185,12 +253,12 @@ export class LiveState {
     }
   }
 
-  /** One side of a record: `h` sent `sent*` and received `rcvd*`, talking to `peer`. */
+  /** One side of a record: host `h` sent `sent*` and received `rcvd*`, talking to `peer` (or -1). */
   private accountHost(
-    h: HostEntry,
+    h: number,
     node: string,
     app: ApplicationEntry,
-    peer: HostEntry | null,
+    peer: number,
     sentBytes: number,
     sentPackets: number,
     rcvdBytes: number,
@@ -198,27 +266,27 @@ export class LiveState {
     nf: number,
     now: number,
   ): void {
+    const hosts = this.hostTable;
     const bytes = sentBytes + rcvdBytes;
     const packets = sentPackets + rcvdPackets;
-    h.bytesSent += sentBytes;
-    h.bytesRcvd += rcvdBytes;
-    h.packetsSent += sentPackets;
-    h.packetsRcvd += rcvdPackets;
-    h.addNode(node);
-    const a = h.apps.add(app.name, app.category, bytes, packets, nf);
-    if (a === AddResult.NewKey) {
-      app.hosts++;
-      this.hostCells++;
-    }
-    if (peer !== null && h.peers.add(peer.ip, "", bytes, packets, nf) === AddResult.NewKey) this.hostCells++;
-    const net = h.network;
-    if (net !== null) {
+    const d = hosts.f64;
+    const r = h * R_STRIDE;
+    d[r + R_BYTES_SENT] = (d[r + R_BYTES_SENT] as number) + sentBytes;
+    d[r + R_BYTES_RCVD] = (d[r + R_BYTES_RCVD] as number) + rcvdBytes;
+    d[r + R_PACKETS_SENT] = (d[r + R_PACKETS_SENT] as number) + sentPackets;
+    d[r + R_PACKETS_RCVD] = (d[r + R_PACKETS_RCVD] as number) + rcvdPackets;
+    hosts.addNode(h, node);
+    if (hosts.addApp(h, app.id, bytes, packets, nf) === AddResult.NewKey) app.hosts++;
+    if (peer >= 0) hosts.addPeer(h, peer, bytes, packets, nf);
+    const net = hosts.networks[h];
+    if (net != null) {
       net.bytesSent += sentBytes;
       net.bytesRcvd += rcvdBytes;
       net.packetsSent += sentPackets;
       net.packetsRcvd += rcvdPackets;
     }
-    if (h.series !== null) h.series.add(now, bytes, packets, nf);
+    const series = hosts.series[h];
+    if (series != null) series.add(now, bytes, packets, nf);
     if (bytes > 0) this.talkers.add(h, bytes);
   }
 
@@ -244,28 +312,62 @@ export class LiveState {
 
   hosts(q: HostQuery): Page<HostSummary> {
     this.tick();
-    const match = hostFilter(q);
-    const hits: HostEntry[] = [];
-    for (const h of this.hostTable.values()) if (match(h)) hits.push(h);
-    return page(hits, hostOrder(q.sort, q.order), q.offset, q.limit, (h) => h.summary());
+    const match = hostFilter(q, this.hostTable, this.apps);
+    const hits: number[] = [];
+    for (const h of this.hostTable.slots()) if (match(h)) hits.push(h);
+    return page(hits, hostOrder(this.hostTable, q.sort, q.order), q.offset, q.limit, (h) => this.summary(h));
   }
 
   host(ip: string): HostDetail | undefined {
-    const h = this.hostTable.get(ip);
-    if (h === undefined) return undefined;
-    const d: HostDetail = {
-      ...h.summary(),
-      applications: h.apps
-        .sorted()
-        .map((c) => ({ name: c.key, category: c.tag, bytes: c.bytes, packets: c.packets, flows: c.flows })),
-      peers: h.peers.sorted().map((c) => ({ ip: c.key, bytes: c.bytes, packets: c.packets, flows: c.flows })),
-      otherPeers: h.peers.other,
-      otherApplications: h.apps.other,
-      retransmits: h.retransmits,
+    const t = this.hostTable;
+    const h = t.find(ip);
+    if (h < 0) return undefined;
+    const byBytes = <C extends { bytes: number; key: string }>(a: C, b: C) =>
+      b.bytes - a.bytes || (a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+    const apps = t.apps(h).map((c) => {
+      const a = this.apps.byIndex(c.key as number) as ApplicationEntry;
+      return { key: a.name, category: a.category, bytes: c.bytes, packets: c.packets, flows: c.flows };
+    });
+    const peers = t.peers(h).map((c) => ({ key: c.key as string, bytes: c.bytes, packets: c.packets, flows: c.flows }));
+    const d = t.f64;
+    const r = h * R_STRIDE;
+    const detail: HostDetail = {
+      ...this.summary(h),
+      applications: apps
+        .sort(byBytes)
+        .map((c) => ({ name: c.key, category: c.category, bytes: c.bytes, packets: c.packets, flows: c.flows })),
+      peers: peers.sort(byBytes).map((c) => ({ ip: c.key, bytes: c.bytes, packets: c.packets, flows: c.flows })),
+      otherPeers: t.otherPeers(h),
+      otherApplications: t.otherApps(h),
+      retransmits: d[r + R_RETRANSMITS] as number,
     };
-    if (h.clientLatencyFlows > 0) d.meanClientNwLatencyUs = h.clientLatencySumUs / h.clientLatencyFlows;
-    if (h.serverLatencyFlows > 0) d.meanServerNwLatencyUs = h.serverLatencySumUs / h.serverLatencyFlows;
-    return d;
+    const clientFlows = d[r + R_CLIENT_LATENCY_FLOWS] as number;
+    const serverFlows = d[r + R_SERVER_LATENCY_FLOWS] as number;
+    if (clientFlows > 0) detail.meanClientNwLatencyUs = (d[r + R_CLIENT_LATENCY_SUM] as number) / clientFlows;
+    if (serverFlows > 0) detail.meanServerNwLatencyUs = (d[r + R_SERVER_LATENCY_SUM] as number) / serverFlows;
+    return detail;
+  }
+
+  private summary(h: number): HostSummary {
+    const t = this.hostTable;
+    const d = t.f64;
+    const r = h * R_STRIDE;
+    const net = t.networks[h] ?? null;
+    const s: HostSummary = {
+      ip: t.ip(h),
+      local: net !== null,
+      bytesSent: d[r + R_BYTES_SENT] as number,
+      bytesRcvd: d[r + R_BYTES_RCVD] as number,
+      packetsSent: d[r + R_PACKETS_SENT] as number,
+      packetsRcvd: d[r + R_PACKETS_RCVD] as number,
+      flowsAsClient: d[r + R_FLOWS_CLIENT] as number,
+      flowsAsServer: d[r + R_FLOWS_SERVER] as number,
+      firstSeenMs: t.firstSeenMs(h),
+      lastSeenMs: t.lastSeenMs(h),
+      nodes: t.nodes(h),
+    };
+    if (net !== null) s.network = net.cidr;
+    return s;
   }
 
   /** The k hosts with most bytes sent + received in the window (k at most topKCapacity). */
@@ -329,7 +431,7 @@ export class LiveState {
   /** The k hosts with the most bytes (sent + received) since they entered the host table. */
   topHostsForMetrics(k: number): HostSummary[] {
     const n = Number.isFinite(k) ? Math.max(0, Math.floor(k)) : 0;
-    return smallest(this.hostTable.values(), n, hostOrder("bytes", "desc")).map((h) => h.summary());
+    return smallest(this.hostTable.slots(), n, hostOrder(this.hostTable, "bytes", "desc")).map((h) => this.summary(h));
   }
 
   structures(): StructureStats[] {
@@ -342,8 +444,7 @@ export class LiveState {
         entries: this.hostTable.size,
         capacity: c.maxHosts,
         evictions: this.hostTable.evictions,
-        // Measured: ~450 bytes for a host with one peer and one application (kept inline).
-        approxBytes: this.hostTable.size * 350 + this.hostCells * 60,
+        approxBytes: this.hostTable.approxBytes(),
       },
       {
         name: "active_flows",
@@ -440,77 +541,84 @@ export class LiveState {
       if (want.has(ip)) continue;
       this.hostSeries.delete(ip);
       this.hostSeriesDropped++;
-      const h = this.hostTable.get(ip);
-      if (h !== undefined && h.series === s) h.series = null;
+      const h = this.hostTable.find(ip);
+      if (h >= 0 && this.hostTable.series[h] === s) this.hostTable.series[h] = null;
     }
     for (const ip of want) {
       if (this.hostSeries.has(ip)) continue;
       const s = new SeriesSet(now);
       this.hostSeries.set(ip, s);
-      const h = this.hostTable.get(ip);
-      if (h !== undefined) h.series = s;
+      const h = this.hostTable.find(ip);
+      if (h >= 0) this.hostTable.series[h] = s;
     }
   }
 
-  private createHost(ip: string, now: number): HostEntry {
+  private createHost(slot: number, ip: string): void {
     const net = this.networkTable.resolve(ip);
-    const h = new HostEntry(ip, net, this.config.maxPeersPerHost, now);
+    this.hostTable.networks[slot] = net;
     if (net !== null) net.hosts++;
-    h.series = this.hostSeries.get(ip) ?? null;
-    return h;
+    this.hostTable.series[slot] = this.hostSeries.get(ip) ?? null;
   }
 
-  private evictHost(h: HostEntry): void {
-    if (h.network !== null) h.network.hosts--;
-    for (const name of h.apps.keys()) {
-      const a = this.apps.get(name);
+  private evictHost(slot: number): void {
+    const net = this.hostTable.networks[slot] ?? null;
+    if (net !== null) net.hosts--;
+    for (const c of this.hostTable.apps(slot)) {
+      const a = this.apps.byIndex(c.key as number);
       if (a !== undefined) a.hosts--;
     }
-    this.hostCells -= h.apps.size + h.peers.size;
-    this.talkers.forget(h);
-    h.series = null;
+    this.talkers.forget(slot);
   }
 }
 
-function hostFilter(q: HostQuery): (h: HostEntry) => boolean {
+function hostFilter(q: HostQuery, t: HostTable, apps: ApplicationTable): (h: number) => boolean {
   // Throws CidrError for a bad network: the API checks it first and answers 400.
   const net = q.network !== undefined && q.network !== "" ? new LocalNetworks([q.network]) : undefined;
   const { local, application: app, node, sinceMs, untilMs } = q;
   return (h) => {
-    if (local !== undefined && (h.network !== null) !== local) return false;
-    if (net !== undefined && !net.isLocal(h.ip)) return false;
-    if (app !== undefined && app !== "" && !hostHasApplication(h, app)) return false;
-    if (node !== undefined && node !== "" && !h.hasNode(node)) return false;
-    if (sinceMs !== undefined && h.lastSeenMs < sinceMs) return false;
-    if (untilMs !== undefined && h.firstSeenMs > untilMs) return false;
+    if (local !== undefined && (t.networks[h] != null) !== local) return false;
+    if (net !== undefined && !net.isLocal(t.ip(h))) return false;
+    if (app !== undefined && app !== "" && !hostHasApplication(t, apps, h, app)) return false;
+    if (node !== undefined && node !== "" && !t.hasNode(h, node)) return false;
+    if (sinceMs !== undefined && t.lastSeenMs(h) < sinceMs) return false;
+    if (untilMs !== undefined && t.firstSeenMs(h) > untilMs) return false;
     return true;
   };
 }
 
-function hostHasApplication(h: HostEntry, app: string): boolean {
-  if (h.apps.has(app)) return true;
-  for (const name of h.apps.keys()) if (applicationMatches(name, app)) return true;
+function hostHasApplication(t: HostTable, apps: ApplicationTable, h: number, app: string): boolean {
+  const names = t.apps(h).map((c) => apps.byIndex(c.key as number)?.name ?? "");
+  if (names.includes(app)) return true;
+  for (const name of names) if (applicationMatches(name, app)) return true;
   return false;
 }
 
-function hostOrder(sort: HostSortKey, order: "asc" | "desc"): (a: HostEntry, b: HostEntry) => number {
+function hostOrder(t: HostTable, sort: HostSortKey, order: "asc" | "desc"): (a: number, b: number) => number {
   const sign = order === "asc" ? 1 : -1;
-  const byIp = (a: HostEntry, b: HostEntry) => (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : 0);
+  const d = t.f64;
+  const byIp = (a: number, b: number) => {
+    const x = t.ip(a);
+    const y = t.ip(b);
+    return x < y ? -1 : x > y ? 1 : 0;
+  };
   if (sort === "ip") return (a, b) => sign * byIp(a, b);
-  const value: (h: HostEntry) => number =
+  const field = (f: number) => (h: number) => d[h * R_STRIDE + f] as number;
+  const sum = (f: number, g: number) => (h: number) =>
+    (d[h * R_STRIDE + f] as number) + (d[h * R_STRIDE + g] as number);
+  const value: (h: number) => number =
     sort === "bytesSent"
-      ? (h) => h.bytesSent
+      ? field(R_BYTES_SENT)
       : sort === "bytesRcvd"
-        ? (h) => h.bytesRcvd
+        ? field(R_BYTES_RCVD)
         : sort === "packets"
-          ? (h) => h.packetsSent + h.packetsRcvd
+          ? sum(R_PACKETS_SENT, R_PACKETS_RCVD)
           : sort === "flows"
-            ? (h) => h.flowsAsClient + h.flowsAsServer
+            ? sum(R_FLOWS_CLIENT, R_FLOWS_SERVER)
             : sort === "lastSeen"
-              ? (h) => h.lastSeenMs
+              ? (h) => t.lastSeenMs(h)
               : sort === "firstSeen"
-                ? (h) => h.firstSeenMs
-                : (h) => h.bytesSent + h.bytesRcvd;
+                ? (h) => t.firstSeenMs(h)
+                : sum(R_BYTES_SENT, R_BYTES_RCVD);
   // Ties by address, so that pages neither overlap nor skip.
   return (a, b) => sign * (value(a) - value(b)) || byIp(a, b);
 }

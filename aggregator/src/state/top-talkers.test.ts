@@ -1,22 +1,19 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { rng, T0, zipf } from "./testing.js";
-import { type Talker, TopTalkers } from "./top-talkers.js";
+import { TopTalkers } from "./top-talkers.js";
 
-class Host implements Talker {
-  talkBytes = 0;
-  talkIdx = -1;
-  constructor(readonly ip: string) {}
-}
-
-/** TopTalkers with hosts made on demand, as the host table would. */
+/** TopTalkers with hosts given ids on demand, reused after eviction, as the host table does. */
 function setup(capacity: number) {
-  const tt = new TopTalkers(capacity);
-  const hosts = new Map<string, Host>();
+  const ips: string[] = [];
+  const free: number[] = [];
+  const tt = new TopTalkers(capacity, (id) => ips[id] as string);
+  const hosts = new Map<string, number>();
   const add = (ip: string, bytes: number) => {
     let h = hosts.get(ip);
     if (h === undefined) {
-      h = new Host(ip);
+      h = free.pop() ?? ips.length;
+      ips[h] = ip;
       hosts.set(ip, h);
     }
     tt.add(h, bytes);
@@ -26,6 +23,7 @@ function setup(capacity: number) {
     if (h === undefined) return;
     tt.forget(h);
     hosts.delete(ip);
+    free.push(h);
   };
   return { tt, add, evict };
 }

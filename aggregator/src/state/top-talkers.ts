@@ -1,7 +1,7 @@
 // Top talkers (bytes sent + received per host) over sliding windows of ingest time.
 //
-// During a 10 s bucket each host counts its own bytes exactly (two numbers on its host entry, so
-// the hot path hashes nothing). When the bucket closes, its `capacity` largest hosts are frozen
+// During a 10 s bucket each host counts its own bytes exactly (two numbers per host, in arrays
+// indexed by its host table slot, so the hot path hashes nothing). When the bucket closes, its `capacity` largest hosts are frozen
 // into a fixed-size summary and the counts restart. A host evicted from the host table mid-bucket
 // hands its partial count to a Space-Saving summary of `capacity` counters, so evictions cost
 // bounded memory too. Every 6 closed 10 s buckets are merged into a 1 min summary of the same
@@ -34,14 +34,8 @@ import {
 } from "./summary.js";
 import type { TalkerEntry, Window } from "./types.js";
 
-/** What top talkers needs on a host entry: its address and its count in the current bucket. */
-export interface Talker {
-  readonly ip: string;
-  /** Bytes in the current bucket. */
-  talkBytes: number;
-  /** Position in the list of hosts counted in the current bucket; -1 when not in it. */
-  talkIdx: number;
-}
+/** Talkers are ids (host table slots); this gives a talker's address. */
+export type TalkerAddress = (id: number) => string;
 
 const FINE_MS = 10_000;
 const PER_MINUTE = 6;
@@ -51,14 +45,20 @@ const WHOLE_MINUTES: Record<Exclude<Window, "1m">, number> = { "5m": 5, "1h": 60
 
 export class TopTalkers {
   /** Hosts with bytes in the current bucket. */
-  private readonly touched: Talker[] = [];
+  private readonly touched: number[] = [];
+  /** Per id: bytes in the current bucket, and position in `touched` (-1 when not in it). */
+  private talkBytes = new Float64Array(0);
+  private talkIdx = new Int32Array(0);
   /** Partial counts of hosts evicted during the current bucket. */
   private readonly evicted: SpaceSaving;
   private readonly fine: FrozenSummary[];
   private readonly coarse: FrozenSummary[];
   private current = Number.NaN;
 
-  constructor(readonly capacity: number) {
+  constructor(
+    readonly capacity: number,
+    private readonly address: TalkerAddress,
+  ) {
     this.evicted = new SpaceSaving(capacity);
     this.fine = Array.from({ length: FINE_SLOTS }, () => new FrozenSummary(capacity));
     this.coarse = Array.from({ length: COARSE_SLOTS }, () => new FrozenSummary(capacity));
@@ -77,8 +77,8 @@ export class TopTalkers {
     const slot = this.fine[mod(prev, FINE_SLOTS)] as FrozenSummary;
     slot.fill(prev, mergeParts(this.currentParts()));
     for (const t of this.touched) {
-      t.talkIdx = -1;
-      t.talkBytes = 0;
+      this.talkIdx[t] = -1;
+      this.talkBytes[t] = 0;
     }
     this.touched.length = 0;
     this.evicted.reset();
@@ -90,26 +90,44 @@ export class TopTalkers {
   }
 
   /** Counts bytes for a host in the current bucket (hot path: no hashing, no allocation). */
-  add(t: Talker, bytes: number): void {
-    if (t.talkIdx < 0) {
-      t.talkIdx = this.touched.length;
+  add(t: number, bytes: number): void {
+    if (t >= this.talkIdx.length) this.grow(t);
+    if ((this.talkIdx[t] as number) < 0) {
+      this.talkIdx[t] = this.touched.length;
       this.touched.push(t);
     }
-    t.talkBytes += bytes;
+    this.talkBytes[t] = (this.talkBytes[t] as number) + bytes;
   }
 
-  /** A host leaves the host table: keep its partial count, drop the reference. */
-  forget(t: Talker): void {
-    const i = t.talkIdx;
+  /** Reads a host's count (HostTable.prefetch: to have it in cache when counting). */
+  peek(t: number): number {
+    return t < this.talkIdx.length ? (this.talkIdx[t] as number) ^ (this.talkBytes[t] as number) : 0;
+  }
+
+  /** A host leaves the host table (its id may be reused): keep its partial count. */
+  forget(t: number): void {
+    if (t >= this.talkIdx.length) return;
+    const i = this.talkIdx[t] as number;
     if (i < 0) return;
-    if (t.talkBytes > 0) this.evicted.add(t.ip, t.talkBytes);
-    const last = this.touched.pop() as Talker;
+    const bytes = this.talkBytes[t] as number;
+    if (bytes > 0) this.evicted.add(this.address(t), bytes);
+    const last = this.touched.pop() as number;
     if (last !== t) {
       this.touched[i] = last;
-      last.talkIdx = i;
+      this.talkIdx[last] = i;
     }
-    t.talkIdx = -1;
-    t.talkBytes = 0;
+    this.talkIdx[t] = -1;
+    this.talkBytes[t] = 0;
+  }
+
+  private grow(id: number): void {
+    const n = Math.max(1024, 2 ** Math.ceil(Math.log2(id + 1)));
+    const bytes = new Float64Array(n);
+    bytes.set(this.talkBytes);
+    const idx = new Int32Array(n).fill(-1);
+    idx.set(this.talkIdx);
+    this.talkBytes = bytes;
+    this.talkIdx = idx;
   }
 
   /** The k hosts with the most bytes in the window, most first. Call advance(now) first. */
@@ -130,14 +148,21 @@ export class TopTalkers {
 
   /** The current bucket as summary parts: the exact counts' top, and the evicted hosts. */
   private currentParts(): SummaryPart[] {
-    const kept = smallest(this.touched, this.capacity + 1, byBytesDesc);
+    const talkBytes = this.talkBytes;
+    const address = this.address;
+    const kept = smallest(
+      this.touched,
+      this.capacity + 1,
+      (a, b) => (talkBytes[b] as number) - (talkBytes[a] as number) || byAddress(address(a), address(b)),
+    );
     const listed: SpaceSavingEntry[] = [];
     const n = Math.min(kept.length, this.capacity);
     for (let i = 0; i < n; i++) {
-      const t = kept[i] as Talker;
-      listed.push({ key: t.ip, count: t.talkBytes, error: 0 });
+      const t = kept[i] as number;
+      listed.push({ key: address(t), count: talkBytes[t] as number, error: 0 });
     }
-    const parts: SummaryPart[] = [new ExactTop(listed, kept[this.capacity]?.talkBytes ?? 0)];
+    const next = kept[this.capacity];
+    const parts: SummaryPart[] = [new ExactTop(listed, next === undefined ? 0 : (talkBytes[next] as number))];
     if (this.evicted.size > 0) parts.push(this.evicted);
     return parts;
   }
@@ -163,13 +188,13 @@ export class TopTalkers {
   }
 
   approxBytes(): number {
-    let n = this.evicted.approxBytes() + this.touched.length * 8;
+    let n = this.evicted.approxBytes() + this.touched.length * 8 + this.talkIdx.length * 12;
     for (const s of this.fine) n += s.approxBytes();
     for (const s of this.coarse) n += s.approxBytes();
     return n;
   }
 }
 
-function byBytesDesc(a: Talker, b: Talker): number {
-  return b.talkBytes - a.talkBytes || (a.ip < b.ip ? -1 : a.ip > b.ip ? 1 : 0);
+function byAddress(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
 }
