@@ -93,6 +93,7 @@ up: deps-system deps-node build
 
 bench: deps-system deps-node build
 	node hack/bench/run.mjs
+	node hack/bench/collector-decode.mjs
 	node hack/bench/live-drops.mjs
 
 # Live capture under load only (root: it makes network namespaces).

@@ -1,0 +1,196 @@
+#!/usr/bin/env node
+// The collector end to end: real IPFIX export datagrams (ipfixcol2's example capture from
+// ../shared/testdata/flowexports) replayed with tcpreplay as fast as it sends, to one receiver
+// at a time on the same port and socket buffer: Flowlens's aggregator (UDP socket -> decoder ->
+// live state) or nfcapd (nfdump's collector: decoder -> flow files). Both see the same offered
+// load; what counts is the records each one took in per second of replay, and the datagrams the
+// kernel dropped on its socket. The replay goes over a veth between two network namespaces of
+// our own rather than lo: frames injected on lo with 127.0.0.1 addresses are dropped by the
+// kernel's input routing before any socket sees them.
+//
+//   collector-live.mjs flowlens|nfcapd [loops=400]
+//
+// Needs root (tcpreplay) and `npx tsc -b`. FLOWLENS_BENCH_PROF=DIR: the aggregator's CPU profile. The last stdout line is {"items": records received,
+// "seconds": replay wall time} for hack/bench/run.mjs.
+import { spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
+const { NetLab, removeStaleNamespaces } = await import(join(root, "testkit/dist/index.js"));
+const SOURCE = join(root, "../shared/testdata/flowexports/ipfixcol2/example_flows.ipfix.pcap");
+/** Records and datagrams in one pass of SOURCE (flowlens collect and tshark agree on them). */
+const RECORDS_PER_PASS = 3979;
+const DATAGRAMS_PER_PASS = 68;
+const BUFFER = 4 * 1024 * 1024;
+const PORT = 4739;
+const HTTP_PORT = 3000;
+const CACHE = join(tmpdir(), "flowlens-bench");
+
+const [side = "flowlens", loopsArg = "400"] = process.argv.slice(2);
+const loops = Number(loopsArg);
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function must(cmd, args) {
+  const r = spawnSync(cmd, args, { encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`${cmd} ${args.join(" ")}: exit ${r.status}: ${r.stderr || r.error}`);
+  return r.stdout;
+}
+
+/** SOURCE rewritten for the veth: from tx to rx's address, MAC and PORT, checksums fixed. */
+function replayFile(rxMac) {
+  mkdirSync(CACHE, { recursive: true });
+  const out = join(CACHE, `ipfix-veth-${rxMac.replaceAll(":", "")}.pcap`);
+  if (!existsSync(out) || statSync(out).size === 0) {
+    must("tcprewrite", [
+      `--infile=${SOURCE}`,
+      `--outfile=${out}`,
+      "--srcipmap=0.0.0.0/0:10.231.7.1/32",
+      "--dstipmap=0.0.0.0/0:10.231.7.2/32",
+      `--portmap=4739:${PORT}`,
+      `--enet-dmac=${rxMac}`,
+      "--fixcsum",
+    ]);
+  }
+  return out;
+}
+
+/** The /proc/net/udp columns of rx's socket bound to PORT, if any. */
+function udpSocket(rx) {
+  const hex = `:${PORT.toString(16).toUpperCase().padStart(4, "0")}`;
+  for (const line of rx.exec("cat", ["/proc/net/udp"]).split("\n").slice(1)) {
+    const cols = line.trim().split(/\s+/);
+    if (cols[1]?.endsWith(hex)) return cols;
+  }
+  return undefined;
+}
+/** Kernel drops of the socket (last column). */
+const udpDrops = (rx) => Number(udpSocket(rx)?.at(-1) ?? 0);
+/** Bytes waiting in the socket's receive queue (tx_queue:rx_queue, hex). */
+const rxQueue = (rx) => Number.parseInt(udpSocket(rx)?.[4]?.split(":")[1] ?? "0", 16);
+
+/** Waits until f() stops changing for quietMs. */
+async function settle(f, quietMs = 700) {
+  let last = await f();
+  for (;;) {
+    await sleep(quietMs);
+    const now = await f();
+    if (now === last) return now;
+    last = now;
+  }
+}
+
+async function waitFor(what, f, timeoutMs = 20_000) {
+  const end = Date.now() + timeoutMs;
+  while (!(await f())) {
+    if (Date.now() > end) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await sleep(100);
+  }
+}
+
+/** tcpreplay at top speed from tx; its own elapsed time excludes preloading the file. */
+function replay(tx, iface, file) {
+  // Not tx.exec: tcpreplay's output with many loops outgrows spawnSync's default buffer.
+  const r = spawnSync(
+    "ip",
+    ["netns", "exec", tx.ns, "tcpreplay", `--intf1=${iface}`, "--topspeed", `--loop=${loops}`, "--preload-pcap", file],
+    { encoding: "utf8", maxBuffer: 1 << 28, timeout: 600_000 },
+  );
+  if (r.status !== 0) throw new Error(`tcpreplay: exit ${r.status}: ${r.stderr || r.error}`);
+  const out = r.stdout;
+  const actual = /Actual: (\d+) packets \(\d+ bytes\) sent in ([\d.]+) seconds/.exec(out);
+  if (!actual) throw new Error(`tcpreplay output not understood: ${out}`);
+  return { sent: Number(actual[1]), seconds: Number(actual[2]) };
+}
+
+function metric(rx, name) {
+  const text = rx.exec("curl", ["-sf", `http://127.0.0.1:${HTTP_PORT}/metrics`]);
+  const m = new RegExp(`^${name} (\\S+)$`, "m").exec(text);
+  if (!m) throw new Error(`metric ${name} missing`);
+  return Number(m[1]);
+}
+
+async function flowlens(tx, rx, iface, file) {
+  const prof = process.env.FLOWLENS_BENCH_PROF ? ["--cpu-prof", "--cpu-prof-dir", process.env.FLOWLENS_BENCH_PROF] : [];
+  const p = rx.spawn("aggregator", process.execPath, [
+    ...prof,
+    join(root, "cli/dist/main.js"),
+    "aggregator",
+    "--grpc-address=",
+    `--http-address=127.0.0.1:${HTTP_PORT}`,
+    `--netflow-port=${PORT}`,
+    "--ipfix-port=0",
+    "--sflow-port=0",
+    "--collector-address=0.0.0.0",
+    `--collector-buffer=${BUFFER}`,
+  ]);
+  try {
+    await waitFor("aggregator ready", () => {
+      try {
+        rx.exec("curl", ["-sf", `http://127.0.0.1:${HTTP_PORT}/readyz`]);
+        return true;
+      } catch {
+        return false;
+      }
+    });
+    const r = replay(tx, iface, file);
+    const records = await settle(() => metric(rx, "flowlens_aggregator_collector_records_total"));
+    const drops = metric(rx, "flowlens_aggregator_collector_socket_drops_total");
+    return { ...r, records, drops };
+  } finally {
+    await p.stop();
+  }
+}
+
+async function nfcapd(tx, rx, iface, file) {
+  const dir = rx.exec("mktemp", ["-d", "/tmp/flowlens-nfcapd-XXXXXX"]).trim();
+  const p = rx.spawn("nfcapd", "nfcapd", ["-p", String(PORT), "-w", dir, "-B", String(BUFFER), "-t", "3600"]);
+  try {
+    await waitFor("nfcapd bound", () => udpSocket(rx) !== undefined);
+    const r = replay(tx, iface, file);
+    // nfcapd counts in memory and writes its file when it stops: first let its socket queue
+    // drain, then stop it and read the file's statistics.
+    await settle(() => rxQueue(rx));
+    const drops = udpDrops(rx);
+    await p.stop();
+    let records = 0;
+    for (const f of rx
+      .exec("ls", [dir])
+      .split("\n")
+      .filter((x) => x.startsWith("nfcapd."))) {
+      const m = /^Flows: (\d+)/m.exec(rx.exec("nfdump", ["-r", join(dir, f), "-I"]));
+      if (m) records += Number(m[1]);
+    }
+    return { ...r, records, drops };
+  } finally {
+    await p.stop();
+    rx.exec("rm", ["-rf", dir]);
+  }
+}
+
+if (process.getuid?.() !== 0) {
+  console.error("collector-live: needs root (network namespaces, tcpreplay)");
+  process.exit(2);
+}
+removeStaleNamespaces();
+const lab = new NetLab();
+try {
+  const tx = lab.addHost("tx");
+  const rx = lab.addHost("rx");
+  // The capture was taken on lo: some datagrams are larger than an Ethernet MTU.
+  const link = lab.link(tx, rx, { aAddr: "10.231.7.1/24", bAddr: "10.231.7.2/24", mtu: 65000 });
+  const rxMac = rx.exec("cat", [`/sys/class/net/${link.bIf}/address`]).trim();
+  const file = replayFile(rxMac);
+  const r = side === "nfcapd" ? await nfcapd(tx, rx, link.aIf, file) : await flowlens(tx, rx, link.aIf, file);
+  const sentRecords = (r.sent / DATAGRAMS_PER_PASS) * RECORDS_PER_PASS;
+  console.log(
+    `${side}: ${r.records.toLocaleString("en-US")} of ${Math.round(sentRecords).toLocaleString("en-US")} IPFIX records ` +
+      `sent in ${r.seconds.toFixed(2)} s (${Math.round(r.sent / r.seconds).toLocaleString("en-US")} datagrams/s) -> ` +
+      `${Math.round(r.records / r.seconds).toLocaleString("en-US")} records/s taken in, socket drops ${r.drops}`,
+  );
+  console.log(JSON.stringify({ items: r.records, seconds: r.seconds }));
+} finally {
+  lab.destroy();
+}
