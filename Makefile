@@ -11,7 +11,7 @@ endif
 NODE_TEST_DIRS := contracts/dist testkit/dist agent/dist aggregator/dist operator/dist cli/dist e2e/dist hack/bench
 FLOWLENS := node cli/dist/main.js
 
-.PHONY: help setup deps-system deps-node tools build native native-test fuzz bench-live gen check-gen lint test test-unit up bench clean
+.PHONY: help setup deps-system deps-node tools build native native-test fuzz bench-live gen check-gen lint test test-unit up bench clean chart-check images kind-up
 
 NATIVE := agent/native/build/Release/flowlens_native.node
 NATIVE_SRC := $(wildcard agent/native/src/*.c agent/native/src/*.h) agent/native/binding.gyp
@@ -78,7 +78,7 @@ check-gen: deps-node
 lint: deps-node
 	npx biome check .
 
-test: setup check-gen lint build native-test fuzz
+test: setup check-gen lint build native-test fuzz chart-check
 	@hack/clean-stale.sh
 	node --test --test-reporter=spec --test-timeout=600000 $(NODE_TEST_DIRS)
 
@@ -102,3 +102,19 @@ bench-live: deps-system deps-node build
 
 clean:
 	rm -rf */dist node_modules/.flowlens-stamp
+
+# The Helm chart's static checks: helm lint, helm template with several value sets, and every
+# rendered object, CRD and sample validated by kubeconform against schemas made offline from
+# the harness's kube-apiserver (hack/kube-schemas.mjs, cached beside the Go tools).
+chart-check: deps-node tools build
+	node hack/chart-check.mjs
+
+# With Docker: the flowlens image (agent, aggregator) and the operator image, from images/Dockerfile.
+IMAGE_REPO ?= ghcr.io/flowlens
+IMAGE_TAG ?= dev
+images:
+	IMAGE_REPO=$(IMAGE_REPO) IMAGE_TAG=$(IMAGE_TAG) hack/build-images.sh
+
+# With Docker, kind and kubectl: the images, a kind cluster, the chart and the samples, ready.
+kind-up:
+	IMAGE_REPO=$(IMAGE_REPO) IMAGE_TAG=$(IMAGE_TAG) hack/kind-up.sh

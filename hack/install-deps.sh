@@ -6,6 +6,8 @@ set -euo pipefail
 PACKAGES=(
   # test harness: real components
   nats-server prometheus prometheus-alertmanager openssl
+  # notification receivers: SMTP (aiosmtpd, run by Debian's python3) and the NSCA daemon
+  python3-aiosmtpd nsca
   # network namespaces and real traffic
   iproute2 ethtool iperf3 tcpreplay tcpdump bind9-dnsutils iputils-ping dnsmasq-base curl
   # benchmarks (peak RSS) and process tools
@@ -16,6 +18,8 @@ PACKAGES=(
   libndpi-bin softflowd tshark netsniff-ng
   # NetFlow/IPFIX peers: nfcapd/nfdump receive our export; pmacct and softflowd produce exports
   nfdump pmacct util-linux
+  # IPFIX over TCP: python-ipfix (RFC 7011) writes message streams to a socket
+  python3-ipfix
 )
 
 missing=()

@@ -9,6 +9,8 @@
         "src/decode.c",
         "src/dpi.c",
         "src/flowtable.c",
+        "src/header_napi.c",
+        "src/header_out.c",
         "src/live.c",
         "src/ndjson.c",
         "src/source_afpacket.c",

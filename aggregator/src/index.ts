@@ -8,6 +8,13 @@ export {
 } from "./collector/listener.js";
 export * from "./collector/netflow/index.js";
 export { PcapFormatError, PcapUdpReader, readUdpDatagrams, type UdpDatagram } from "./collector/pcap-udp.js";
+export * from "./collector/sflow/index.js";
+export {
+  IPFIX_TCP_DEFAULTS,
+  IpfixTcpListener,
+  type IpfixTcpOptions,
+  type IpfixTcpStats,
+} from "./collector/tcp-listener.js";
 export { SequenceDeduper } from "./ingest/dedupe.js";
 export { GrpcIngest, type GrpcIngestOptions } from "./ingest/grpc.js";
 export { NatsIngest, type NatsIngestOptions } from "./ingest/nats.js";

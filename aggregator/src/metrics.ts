@@ -4,6 +4,7 @@
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
 import { type IngestPipeline, TRANSPORTS } from "./ingest/pipeline.js";
 import type { LiveState } from "./state/live-state.js";
+import type { InterfaceCounterDeltas } from "./state/types.js";
 
 export interface AggregatorMetricsDeps {
   state: LiveState;
@@ -101,6 +102,80 @@ export function registerAggregatorMetrics(registry: Registry, deps: AggregatorMe
     "IP bytes collected from each NetFlow/IPFIX/sFlow exporter",
     ["exporter"],
     () => state.exporters().map((e) => [{ exporter: e.exporter }, e.bytes]),
+  );
+
+  mirroredCounter(
+    registry,
+    "flowlens_exporter_datagrams_lost_total",
+    "Export datagrams lost on the way, from each exporter's sequence numbers (sFlow)",
+    ["exporter"],
+    () => state.exporters().map((e) => [{ exporter: e.exporter }, e.datagramsLost ?? 0]),
+  );
+  // Interface counters from sFlow counter samples: bounded by maxExporters x
+  // maxInterfacesPerExporter, and only interfaces whose exporter sends counters. The counters
+  // sum the steps between samples, so a device's 32-bit wrap or reset never makes them go back.
+  const counted = () =>
+    state
+      .exporters()
+      .flatMap((e) =>
+        (state.interfaces(e.exporter) ?? []).flatMap((i) =>
+          i.counterDeltas !== undefined && i.counters !== undefined
+            ? [{ exporter: e.exporter, ifIndex: String(i.ifIndex), d: i.counterDeltas.totals, c: i.counters }]
+            : [],
+        ),
+      );
+  const perDirection = (pick: (d: InterfaceCounterDeltas, dir: "in" | "out") => number) => () =>
+    counted().flatMap((i) =>
+      (["in", "out"] as const).map(
+        (direction) =>
+          [{ exporter: i.exporter, if_index: i.ifIndex, direction }, pick(i.d, direction)] as [
+            Record<string, string>,
+            number,
+          ],
+      ),
+    );
+  const ifLabels = ["exporter", "if_index", "direction"] as const;
+  mirroredCounter(
+    registry,
+    "flowlens_interface_octets_total",
+    "Octets through each exporter interface, from its counter samples",
+    ifLabels,
+    perDirection((d, dir) => (dir === "in" ? d.inOctets : d.outOctets)),
+  );
+  mirroredCounter(
+    registry,
+    "flowlens_interface_packets_total",
+    "Packets through each exporter interface, from its counter samples",
+    ifLabels,
+    perDirection((d, dir) => (dir === "in" ? d.inPackets : d.outPackets)),
+  );
+  mirroredCounter(
+    registry,
+    "flowlens_interface_errors_total",
+    "Errors on each exporter interface, from its counter samples",
+    ifLabels,
+    perDirection((d, dir) => (dir === "in" ? d.inErrors : d.outErrors)),
+  );
+  mirroredCounter(
+    registry,
+    "flowlens_interface_discards_total",
+    "Discards on each exporter interface, from its counter samples",
+    ifLabels,
+    perDirection((d, dir) => (dir === "in" ? d.inDiscards : d.outDiscards)),
+  );
+  mirroredGauge(
+    registry,
+    "flowlens_interface_speed_bps",
+    "Speed of each exporter interface, from its counter samples",
+    ["exporter", "if_index"],
+    () => counted().map((i) => [{ exporter: i.exporter, if_index: i.ifIndex }, i.c.speedBps]),
+  );
+  mirroredGauge(
+    registry,
+    "flowlens_interface_oper_up",
+    "1 if the exporter interface is operationally up, from its counter samples",
+    ["exporter", "if_index"],
+    () => counted().map((i) => [{ exporter: i.exporter, if_index: i.ifIndex }, i.c.operUp ? 1 : 0]),
   );
 
   // Per-host series for the top-K hosts only (by total bytes), so cardinality stays bounded.
@@ -220,6 +295,7 @@ const TRANSPORT_GAUGES = new Set([
   "consumer_lag",
   "ack_pending",
   "templates",
+  "sessions_open",
 ]);
 
 /**

@@ -41,3 +41,20 @@ export function probeObjectName(probe: string): string {
 export function serviceHost(service: string, namespace: string): string {
   return `${service}.${namespace}.svc`;
 }
+
+/** The ConfigMap of a FlowCollector's AlertRules, which its aggregator reads. */
+export function alertRulesConfigMapName(collector: string): string {
+  return `${collector}-alert-rules`;
+}
+
+/**
+ * Secrets of tls.mode auto: the collector's CA (with its key: never mounted), the aggregator's
+ * server certificate, and per FlowProbe, in the probe's namespace, the agents' client certificate.
+ */
+export function tlsSecretNames(collector: string): { ca: string; server: string } {
+  return { ca: `${collector}-ca`, server: `${collector}-aggregator-tls` };
+}
+
+export function agentTlsSecretName(probe: string): string {
+  return `${probe}-agent-tls`;
+}

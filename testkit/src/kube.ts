@@ -19,9 +19,14 @@ export interface ControlPlane {
   kubeConfig: KubeConfig;
   dir: string;
   etcd: ManagedProcess;
+  /** The running kube-apiserver (a new process after startApiServer). */
   apiserver: ManagedProcess;
   /** Creates the CRDs in these YAML files or objects and waits until they are Established. */
   applyCrds(source: string | KubernetesObject[]): Promise<string[]>;
+  /** Stops kube-apiserver only (etcd keeps the data): clients see the API server go away. */
+  stopApiServer(): Promise<void>;
+  /** Starts kube-apiserver again on the same port, etcd, certificates and token; waits until ready. */
+  startApiServer(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -122,6 +127,28 @@ function httpsGet(url: string, ca: Buffer, token: string): Promise<{ status: num
   });
 }
 
+function apiserverArgs(dir: string, etcdClient: number, securePort: number): string[] {
+  return [
+    `--etcd-servers=http://127.0.0.1:${etcdClient}`,
+    "--bind-address=127.0.0.1",
+    "--advertise-address=127.0.0.1",
+    `--secure-port=${securePort}`,
+    `--cert-dir=${join(dir, "certs")}`,
+    `--tls-cert-file=${join(dir, "server.crt")}`,
+    `--tls-private-key-file=${join(dir, "server.key")}`,
+    `--client-ca-file=${join(dir, "ca.crt")}`,
+    `--token-auth-file=${join(dir, "tokens.csv")}`,
+    "--authorization-mode=RBAC",
+    "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
+    `--service-account-key-file=${join(dir, "sa.pub")}`,
+    `--service-account-signing-key-file=${join(dir, "sa.key")}`,
+    "--service-cluster-ip-range=10.0.0.0/24",
+    "--allow-privileged=true",
+    "--profiling=false",
+    "--v=0",
+  ];
+}
+
 export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise<ControlPlane> {
   const etcdBin = goTool("etcd");
   const apiserverBin = goTool("kube-apiserver");
@@ -162,33 +189,19 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       proc: etcd,
       timeoutMs,
     });
-    apiserver = startProcess("kube-apiserver", apiserverBin, [
-      `--etcd-servers=http://127.0.0.1:${etcdClient}`,
-      "--bind-address=127.0.0.1",
-      "--advertise-address=127.0.0.1",
-      `--secure-port=${securePort}`,
-      `--cert-dir=${join(dir, "certs")}`,
-      `--tls-cert-file=${join(dir, "server.crt")}`,
-      `--tls-private-key-file=${join(dir, "server.key")}`,
-      `--client-ca-file=${join(dir, "ca.crt")}`,
-      `--token-auth-file=${join(dir, "tokens.csv")}`,
-      "--authorization-mode=RBAC",
-      "--service-account-issuer=https://kubernetes.default.svc.cluster.local",
-      `--service-account-key-file=${join(dir, "sa.pub")}`,
-      `--service-account-signing-key-file=${join(dir, "sa.key")}`,
-      "--service-cluster-ip-range=10.0.0.0/24",
-      "--allow-privileged=true",
-      "--profiling=false",
-      "--v=0",
-    ]);
     const server = `https://127.0.0.1:${securePort}`;
     const ca = readFileSync(join(dir, "ca.crt"));
-    const proc = apiserver;
-    await waitFor(
-      "kube-apiserver /readyz",
-      async () => (await httpsGet(`${server}/readyz`, ca, token)).status === 200,
-      { proc, timeoutMs, intervalMs: 250 },
-    );
+    const launch = async (): Promise<ManagedProcess> => {
+      const proc = startProcess("kube-apiserver", apiserverBin, apiserverArgs(dir, etcdClient, securePort));
+      apiserver = proc;
+      await waitFor(
+        "kube-apiserver /readyz",
+        async () => (await httpsGet(`${server}/readyz`, ca, token)).status === 200,
+        { proc, timeoutMs, intervalMs: 250 },
+      );
+      return proc;
+    };
+    const proc = await launch();
     const kubeconfigPath = join(dir, "kubeconfig");
     writeFileSync(kubeconfigPath, kubeconfigYaml(server, join(dir, "ca.crt"), token), { mode: 0o600 });
     const kubeConfig = new KubeConfig();
@@ -203,6 +216,13 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       etcd,
       apiserver: proc,
       applyCrds: (source) => applyCrds(kubeConfig, source),
+      async stopApiServer() {
+        await apiserver?.stop(10_000);
+      },
+      async startApiServer() {
+        if (apiserver && !apiserver.exited()) throw new Error("kube-apiserver is already running");
+        cp.apiserver = await launch();
+      },
       stop,
     };
     if (opts.crdsDir) await cp.applyCrds(opts.crdsDir);

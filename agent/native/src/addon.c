@@ -17,6 +17,7 @@
 #include "batch.h"
 #include "dpi.h"
 #include "flowtable.h"
+#include "header_napi.h"
 #include "live.h"
 #include "ndjson.h"
 #include "source_pcap.h"
@@ -507,6 +508,9 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "startLive", fn);
   napi_create_function(env, "formatNdjson", NAPI_AUTO_LENGTH, format_ndjson, NULL, &fn);
   napi_set_named_property(env, exports, "formatNdjson", fn);
+  napi_create_function(env, "decodeHeaders", NAPI_AUTO_LENGTH, fl_napi_decode_headers, NULL, &fn);
+  napi_set_named_property(env, exports, "decodeHeaders", fn);
+  napi_set_named_property(env, exports, "headerLayout", fl_napi_header_layout(env));
   napi_set_named_property(env, exports, "flowLayout", flow_layout(env));
   napi_set_named_property(env, exports, "riskNames", risk_names(env));
   return exports;

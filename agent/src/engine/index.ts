@@ -2,7 +2,14 @@
 // exporters: what `flowlens pcap` needs, so that it does not load gRPC and NATS clients.
 export { formatIPv4, formatIPv6 } from "./addr.js";
 export { CaptureOpenError, type LiveCapture, startLive } from "./live.js";
-export type { EngineStats, LiveOptions, LiveWorkerStats, PcapOptions, TableOptions } from "./native.js";
+export type {
+  EngineStats,
+  HeaderLayout,
+  LiveOptions,
+  LiveWorkerStats,
+  PcapOptions,
+  TableOptions,
+} from "./native.js";
 export { nativeEngine } from "./native.js";
 export { CaptureError, type PcapResult, readPcap } from "./pcap.js";
 export { BatchDecoder, type EngineFlow } from "./records.js";

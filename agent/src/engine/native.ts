@@ -80,6 +80,30 @@ export interface FlowLayout {
   strings: string[];
 }
 
+/** Where decodeHeaders() puts each field of a decoded header (little-endian, `size` bytes each). */
+export interface HeaderLayout {
+  size: number;
+  offsets: Record<
+    | "src"
+    | "dst"
+    | "ipLen"
+    | "l2Len"
+    | "sport"
+    | "dport"
+    | "vlan"
+    | "result"
+    | "ipVersion"
+    | "proto"
+    | "tcpFlags"
+    | "tunnel"
+    | "hasL4"
+    | "isFragment",
+    number
+  >;
+  /** Name of each decode result (index 0 is "ok"), as the probe counts its decode errors. */
+  results: string[];
+}
+
 export interface NativeEngine {
   /** The batch buffer is only valid during onBatch (it is detached and reused after). */
   readPcap(
@@ -107,6 +131,13 @@ export interface NativeEngine {
     onBatch: (buffer: ArrayBuffer, count: number) => void,
     onDone: (error: string | null, stats: LiveWorkerStats[]) => void,
   ): NativeLiveHandle;
+  /**
+   * Sampled packet headers (sFlow) through the probe's packet decoder: jobs holds `count` triples
+   * (offset into data, length, DLT link type), record i of `out` (headerLayout.size bytes)
+   * receives header i's fields. Returns how many decoded to "ok". Allocates nothing.
+   */
+  decodeHeaders(data: Uint8Array, jobs: Uint32Array, count: number, out: Uint8Array): number;
+  headerLayout: HeaderLayout;
   flowLayout: FlowLayout;
   riskNames: string[];
 }

@@ -4,40 +4,24 @@
 // stream's duplicate window, and the aggregator's deduper catches anything older, so a batch
 // can be retried freely. The agent never creates the stream (the aggregator owns it): while it
 // is missing, publishes find no responder and batches wait in the queue.
-import { readFileSync } from "node:fs";
-import { batchMessageId, flowsSubject, type pb } from "@flowlens/contracts";
+import {
+  batchMessageId,
+  flowsSubject,
+  type NatsClientOptions,
+  natsConnectionOptions,
+  type pb,
+} from "@flowlens/contracts";
 import { type JetStreamClient, jetstream, type PubAck } from "@nats-io/jetstream";
-import { connect, credsAuthenticator, type NatsConnection, type NodeConnectionOptions } from "@nats-io/transport-node";
+import { connect, type NatsConnection, type NodeConnectionOptions } from "@nats-io/transport-node";
 import type { ExporterStats, FlowExporter } from "./exporter.js";
 import { BoundedBatchQueue, type EncodedBatch, type QueueLimits } from "./queue.js";
-
-/** TLS towards NATS: a CA to verify the server, and a client certificate if the server asks for one. */
-export interface NatsTls {
-  /** CA bundle that signed the server's certificate; the system roots when omitted. */
-  caFile?: string;
-  /** Client certificate and key, for a server that verifies clients. Both or neither. */
-  certFile?: string;
-  keyFile?: string;
-  /** Name to verify the server's certificate against, when it differs from the URL's host. */
-  serverName?: string;
-}
-
-/** Where NATS is and how to log in: at most one of user/pass, token, creds file (JWT + nkey). */
-export interface NatsClientOptions {
-  servers: string[];
-  user?: string;
-  pass?: string;
-  token?: string;
-  /** A creds file of NATS decentralized auth; read again at every connect, so it can rotate. */
-  credsFile?: string;
-  /** TLS to NATS; plaintext unless given (or a `tls://` server URL). */
-  tls?: NatsTls;
-}
 
 export interface Backoff {
   initialMs: number;
   maxMs: number;
 }
+
+export type { NatsClientOptions, NatsTls } from "@flowlens/contracts";
 
 export interface NatsExporterOptions extends NatsClientOptions {
   /** Node name; batches go to flowsSubject(node). */
@@ -75,64 +59,6 @@ export interface NatsExporterStats extends ExporterStats {
 /** A configuration the exporter cannot work with. */
 export class NatsExporterError extends Error {
   readonly code = "NATS_EXPORTER";
-}
-
-/** NATS client options shared by the agent's and the aggregator's connections. */
-function natsConnectionOptions(
-  o: NatsClientOptions & { name: string; reconnectWaitMs: number; connectTimeoutMs: number },
-): NodeConnectionOptions {
-  if (o.servers.length === 0) throw new NatsExporterError("NATS exporter: no servers given");
-  const methods = [o.user !== undefined, o.token !== undefined, o.credsFile !== undefined].filter(Boolean).length;
-  if (methods > 1) throw new NatsExporterError("NATS exporter: give one of user/pass, token or credsFile, not several");
-  if (o.user !== undefined && o.pass === undefined)
-    throw new NatsExporterError(`NATS exporter: user ${o.user} needs a pass`);
-  if (Boolean(o.tls?.certFile) !== Boolean(o.tls?.keyFile)) {
-    throw new NatsExporterError("NATS exporter: tls.certFile and tls.keyFile go together");
-  }
-  const opts: NodeConnectionOptions = {
-    servers: o.servers,
-    name: o.name,
-    // The client reconnects forever once connected; the first connection is retried by us,
-    // so that a stop() can end the attempts.
-    maxReconnectAttempts: -1,
-    reconnectTimeWait: o.reconnectWaitMs,
-    // One connection attempt, TLS handshake and server greeting included. A server that drops a
-    // TLS client it does not accept is noticed only by this timeout.
-    timeout: o.connectTimeoutMs,
-    // A half-open TCP connection (peer gone without a RST) is noticed after two missed pings.
-    pingInterval: 10_000,
-    // Async stack traces cost a capture per request, i.e. per publish.
-    noAsyncTraces: true,
-  };
-  if (o.credsFile !== undefined) {
-    const path = o.credsFile;
-    const read = () => {
-      try {
-        return readFileSync(path);
-      } catch (err) {
-        throw new NatsExporterError(`NATS creds file ${path}: ${(err as Error).message}`);
-      }
-    };
-    read(); // a missing or unreadable file fails at construction, not at the first connect
-    opts.authenticator = credsAuthenticator(() => new Uint8Array(read()));
-  } else if (o.token !== undefined) {
-    opts.token = o.token;
-  } else if (o.user !== undefined) {
-    opts.user = o.user;
-    opts.pass = o.pass;
-  }
-  if (o.tls) {
-    const { caFile, certFile, keyFile, serverName } = o.tls;
-    // Handed to tls.connect as they are: servername sets SNI and the name the certificate is
-    // checked against.
-    opts.tls = {
-      ...(caFile ? { caFile } : {}),
-      ...(certFile ? { certFile } : {}),
-      ...(keyFile ? { keyFile } : {}),
-      ...(serverName ? { servername: serverName } : {}),
-    };
-  }
-  return opts;
 }
 
 const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err));
@@ -194,12 +120,15 @@ export class NatsExporter implements FlowExporter {
         `NATS exporter: backoff needs 0 < initialMs <= maxMs, got ${this.backoff.initialMs}/${this.backoff.maxMs}`,
       );
     }
-    this.connectOptions = natsConnectionOptions({
-      ...opts,
-      name: `flowlens-agent ${opts.identity.node}/${opts.identity.agentId}`,
-      reconnectWaitMs: opts.reconnectWaitMs ?? NATS_EXPORTER_DEFAULTS.reconnectWaitMs,
-      connectTimeoutMs: opts.connectTimeoutMs ?? NATS_EXPORTER_DEFAULTS.connectTimeoutMs,
-    });
+    this.connectOptions = natsConnectionOptions(
+      {
+        ...opts,
+        name: `flowlens-agent ${opts.identity.node}/${opts.identity.agentId}`,
+        reconnectWaitMs: opts.reconnectWaitMs ?? NATS_EXPORTER_DEFAULTS.reconnectWaitMs,
+        connectTimeoutMs: opts.connectTimeoutMs ?? NATS_EXPORTER_DEFAULTS.connectTimeoutMs,
+      },
+      (reason) => new NatsExporterError(`NATS exporter: ${reason}`),
+    );
   }
 
   start(): void {

@@ -2,8 +2,9 @@
 // validates it (unknown or malformed parameters are a 400) and the OpenAPI document is built
 // from the same declarations.
 import { isIP } from "node:net";
-import { flowToRecord } from "@flowlens/contracts";
+import { flowToRecord, pb } from "@flowlens/contracts";
 import type { FastifyInstance } from "fastify";
+import { flowCommunityId } from "../collector/community-id.js";
 import { CidrError, LocalNetworks } from "../networks.js";
 import type { LiveState } from "../state/live-state.js";
 import {
@@ -16,6 +17,13 @@ import {
 } from "../state/types.js";
 import { badRequest, notFound } from "./errors.js";
 import { parseRange } from "./time-range.js";
+
+/** Collected flows come without a Community ID (see flowCommunityId): computed for those shown. */
+function withCommunityId(f: pb.Flow): pb.Flow {
+  if (f.communityId !== "" || f.exportVersion === pb.ExportVersion.EXPORT_VERSION_UNSPECIFIED) return f;
+  const id = flowCommunityId(f);
+  return id === "" ? f : { ...f, communityId: id };
+}
 
 const str = (description: string) => ({ type: "string", maxLength: 256, description }) as const;
 const paging = {
@@ -96,7 +104,7 @@ export function registerApiRoutes(app: FastifyInstance, { state, now }: RouteDep
       const page = state.flows({ ...q, ...parseRange(q, now()) });
       return {
         ...page,
-        items: page.items.map((s) => ({ ...flowToRecord(s.flow), node: s.node, state: s.state })),
+        items: page.items.map((s) => ({ ...flowToRecord(withCommunityId(s.flow)), node: s.node, state: s.state })),
       };
     },
   );

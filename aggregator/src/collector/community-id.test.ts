@@ -4,7 +4,7 @@ import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { repoRoot } from "@flowlens/testkit";
-import { communityId, icmpCounterpart, sha1Short } from "./community-id.js";
+import { communityId, flowCommunityId, icmpCounterpart, sha1Short } from "./community-id.js";
 
 const ZEEK = join(repoRoot, "../shared/testdata/pcaps/zeek");
 
@@ -154,4 +154,16 @@ test("community id: Zeek baselines", {
     }
     assert.ok(n > 0, `no flows in ${file}`);
   }
+});
+
+test("flowCommunityId reads ICMP type and code from dstPort, ports otherwise", () => {
+  const tuple = { srcAddr: SIP4, dstAddr: DIP4, proto: 6, srcPort: 1122, dstPort: 3344 };
+  assert.equal(flowCommunityId(tuple), "1:wCb3OG7yAFWelaUydu0D+125CLM=");
+  // Echo request (8/0) from SIP4: type*256+code in dstPort, srcPort 0.
+  assert.equal(flowCommunityId({ ...tuple, proto: 1, srcPort: 0, dstPort: 8 * 256 }), "1:crodRHL2FEsHjbv3UkRrfbs4bZ0=");
+  assert.equal(
+    flowCommunityId({ srcAddr: SIP6, dstAddr: DIP6, proto: 58, srcPort: 0, dstPort: 146 * 256 }),
+    "1:fYC8+pz24E+EhANP1EZhpX0Dw10=",
+  );
+  assert.equal(flowCommunityId({ ...tuple, dstAddr: DIP6 }), "");
 });

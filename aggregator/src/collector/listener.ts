@@ -1,5 +1,6 @@
-// The collector's UDP side: sockets for NetFlow/IPFIX (and, counted for now, sFlow), large
-// receive buffers, each datagram decoded as it arrives and its flows handed to the live state.
+// The collector's UDP side: sockets for NetFlow/IPFIX and sFlow, large receive buffers, each
+// datagram decoded as it arrives (by its header, whatever the port) and its flows handed to the
+// live state, sFlow interface counters and lost datagrams too.
 // Socket overflow is real loss the application never sees, so it is read from the kernel
 // (/proc/net/udp{,6} "drops" of our sockets) and counted too.
 import { createSocket, type Socket } from "node:dgram";
@@ -7,6 +8,9 @@ import { readFileSync } from "node:fs";
 import type { pb } from "@flowlens/contracts";
 import type { NetflowDecoder } from "./netflow/decoder.js";
 import { DECODE_ERROR_REASONS } from "./netflow/errors.js";
+import type { InterfaceCounterSample } from "./sflow/counters.js";
+import { SflowDecoder } from "./sflow/decoder.js";
+import { SFLOW_ERROR_REASONS } from "./sflow/errors.js";
 
 export interface CollectorListenerOptions {
   /** Address to bind; "::" takes IPv4 and IPv6 (dual stack), "0.0.0.0" IPv4 only. */
@@ -24,8 +28,16 @@ export interface CollectorStats {
   records: number;
   /** Datagrams that are neither NetFlow/IPFIX nor sFlow. */
   notFlowExport: number;
-  /** sFlow v5 datagrams (decoding lands with the sFlow decoder). */
+  /** sFlow v5 datagrams decoded. */
+  sflowDatagrams: number;
+  /** sFlow v5 datagrams seen without an sFlow decoder (always 0 since sFlow decoding landed). */
   sflowUndecoded: number;
+  /** Interface counter records from sFlow counter samples. */
+  sflowCounterRecords: number;
+  /** sFlow datagrams lost on the way, by the agents' sequence numbers. */
+  sflowDatagramsLost: number;
+  /** sFlow decode errors and skipped parts by reason (sflow/errors.ts). */
+  sflowErrors: Record<string, number>;
   /** Datagrams the kernel dropped because our socket buffer was full. */
   socketDrops: number;
   decodeErrors: Record<string, number>;
@@ -66,11 +78,30 @@ function exporterAddress(addr: string): string {
   return addr.startsWith("::ffff:") && addr.includes(".") ? addr.slice(7) : addr;
 }
 
+/** Where the sFlow side of the collector puts what is not a flow. */
+export interface SflowSinks {
+  decoder?: SflowDecoder;
+  /** Interface counters of counter samples (LiveState.applyInterfaceCounters). */
+  counters?: (samples: InterfaceCounterSample[]) => void;
+  /** Lost datagrams of an agent, by sequence numbers (LiveState.applyExporterLoss). */
+  loss?: (exporter: string, lost: number) => void;
+}
+
 export class CollectorListener {
   readonly name = "collector";
   private sockets: Socket[] = [];
   private boundPorts = new Set<number>();
-  private readonly counters = { datagrams: 0, bytes: 0, records: 0, notFlowExport: 0, sflowUndecoded: 0 };
+  private readonly counters = {
+    datagrams: 0,
+    bytes: 0,
+    records: 0,
+    notFlowExport: 0,
+    sflowDatagrams: 0,
+    sflowUndecoded: 0,
+    sflowCounterRecords: 0,
+  };
+  private readonly sflowErrors: Record<string, number> = {};
+  private readonly sflow: SflowDecoder;
   private readonly errors: Record<string, number> = Object.fromEntries(DECODE_ERROR_REASONS.map((r) => [r, 0]));
   private dropsAtStart = 0;
   private recvBuffer = 0;
@@ -80,7 +111,10 @@ export class CollectorListener {
     private readonly decoder: NetflowDecoder,
     private readonly apply: (flows: pb.Flow[], exporter: string) => void,
     private readonly clock: () => number = Date.now,
-  ) {}
+    private readonly sflowSinks: SflowSinks = {},
+  ) {
+    this.sflow = sflowSinks.decoder ?? new SflowDecoder();
+  }
 
   /** Binds every port; resolves with the bound ports (in the order given). */
   async start(): Promise<number[]> {
@@ -118,7 +152,7 @@ export class CollectorListener {
     this.counters.datagrams++;
     this.counters.bytes += msg.length;
     if (!isNetflow(msg)) {
-      if (isSflow(msg)) this.counters.sflowUndecoded++;
+      if (isSflow(msg)) this.onSflow(msg, exporterAddress(from));
       else this.counters.notFlowExport++;
       return;
     }
@@ -132,6 +166,22 @@ export class CollectorListener {
     }
   }
 
+  private onSflow(msg: Buffer, from: string): void {
+    this.counters.sflowDatagrams++;
+    const result = this.sflow.decode(msg, from, this.clock());
+    for (const [reason, n] of Object.entries(result.errors))
+      this.sflowErrors[reason] = (this.sflowErrors[reason] ?? 0) + (n ?? 0);
+    if (result.lost !== 0) this.sflowSinks.loss?.(result.agent, result.lost);
+    if (result.counters.length > 0) {
+      this.counters.sflowCounterRecords += result.counters.length;
+      this.sflowSinks.counters?.(result.counters);
+    }
+    if (result.flows.length > 0) {
+      this.counters.records += result.flows.length;
+      this.apply(result.flows, result.agent);
+    }
+  }
+
   async stop(): Promise<void> {
     await Promise.all(this.sockets.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
     this.sockets = [];
@@ -140,6 +190,8 @@ export class CollectorListener {
   stats(): CollectorStats {
     return {
       ...this.counters,
+      sflowDatagramsLost: this.sflow.stats().datagramsLost,
+      sflowErrors: { ...this.sflowErrors },
       socketDrops: this.sockets.length > 0 ? Math.max(0, kernelUdpDrops(this.boundPorts) - this.dropsAtStart) : 0,
       decodeErrors: { ...this.errors },
       recvBufferBytes: this.recvBuffer,
@@ -155,9 +207,18 @@ export class CollectorListener {
       { name: "records", value: s.records },
       { name: "not_flow_export", value: s.notFlowExport },
       { name: "sflow_undecoded", value: s.sflowUndecoded },
+      { name: "sflow_datagrams", value: s.sflowDatagrams },
+      { name: "sflow_counter_records", value: s.sflowCounterRecords },
+      { name: "sflow_datagrams_lost", value: s.sflowDatagramsLost },
       { name: "socket_drops", value: s.socketDrops },
       { name: "templates", value: d.templates },
       ...Object.entries(s.decodeErrors).map(([reason, value]) => ({ name: "decode_errors", reason, value })),
+      // Unknown sample and record types are sFlow's extensibility at work, not errors.
+      ...SFLOW_ERROR_REASONS.map((reason) => ({
+        name: reason.startsWith("unknown_") ? "sflow_skipped" : "sflow_decode_errors",
+        reason,
+        value: s.sflowErrors[reason] ?? 0,
+      })),
     ];
   }
 }

@@ -251,6 +251,8 @@ function checkFlow(got: IngestFlow, want: pb.Flow, where: string): void {
     ["srcRetransmits", got.srcRetransmits, want.srcRetransmits],
     ["dstRetransmits", got.dstRetransmits, want.dstRetransmits],
     ["srcOutOfOrder", got.srcOutOfOrder, want.srcOutOfOrder],
+    ["dnsRcode", got.dnsRcode, want.info?.dnsRcode ?? ABSENT],
+    ["risks", got.risks.slice(0, got.riskCount).join("\n"), (want.info?.risks ?? []).join("\n")],
     ["dstOutOfOrder", got.dstOutOfOrder, want.dstOutOfOrder],
     ["endReason", got.endReason, want.endReason],
     ["communityId", got.communityId, want.communityId],

@@ -12,7 +12,8 @@
 // - strings are UTF-8 with U+FFFD for bad sequences and a leading BOM kept;
 // - a repeated message field (agent, info, k8s) replaces the earlier one, it is not merged.
 //
-// What the state never reads (FlowInfo, K8sMeta) is walked for validity but not decoded: each
+// Of FlowInfo, only what the alert engine reads (dnsRcode, risks) is decoded, into the record;
+// the rest of it and K8sMeta are walked for validity but not decoded: each
 // record keeps the range of bytes it came from, which pb.Flow.decode turns into the full message
 // when the API asks for it. Because only the buffer's end is ever checked, those bytes decode on
 // their own to exactly what they decoded to inside the batch.
@@ -196,7 +197,10 @@ export class FlowBatchDecoder {
           f.l7Category = this.name();
           continue;
         case 146:
-          this.walkStrings(this.uint32(), true);
+          // A later FlowInfo replaces an earlier one.
+          f.dnsRcode = ABSENT;
+          f.riskCount = 0;
+          this.walkStrings(this.uint32(), f);
           continue;
         case 152:
           f.clientNwLatencyUs = this.uint64();
@@ -251,7 +255,7 @@ export class FlowBatchDecoder {
           continue;
         case 290:
         case 298:
-          this.walkStrings(this.uint32(), false);
+          this.walkStrings(this.uint32(), null);
           continue;
       }
       if ((tag & 7) === WIRE_END_GROUP || tag === 0) break;
@@ -285,15 +289,22 @@ export class FlowBatchDecoder {
   /**
    * Steps over a FlowInfo or a K8sMeta the way their decoders read them, so that they fail
    * alike. Their fields are strings, which read exactly as a skipped length-delimited value
-   * does, but FlowInfo's dnsRcode (field 6), a uint32.
+   * does, but FlowInfo's dnsRcode (field 6), a uint32. For a FlowInfo (`info` is its record),
+   * dnsRcode and the risks (field 9) are kept.
    */
-  private walkStrings(length: number, info: boolean): void {
+  private walkStrings(length: number, info: IngestFlow | null): void {
     const end = this.pos + length;
     while (this.pos < end) {
       const tag = this.uint32();
-      if (tag === 48 && info) {
-        this.uint32();
-        continue;
+      if (info !== null) {
+        if (tag === 48) {
+          info.dnsRcode = this.uint32();
+          continue;
+        }
+        if (tag === 74) {
+          info.risks[info.riskCount++] = this.name();
+          continue;
+        }
       }
       if ((tag & 7) === WIRE_END_GROUP || tag === 0) break;
       this.skip(tag & 7, -1, GROUP_DEPTH);
@@ -518,5 +529,7 @@ function resetFlow(f: IngestFlow): void {
   f.rawBytes = 0;
   f.inIf = 0;
   f.outIf = 0;
+  f.dnsRcode = ABSENT;
+  f.riskCount = 0;
   f.message = null;
 }

@@ -2,8 +2,13 @@
 // it, decodes each message as a FlowBatch, hands it to the sink and acknowledges it only after
 // apply() returned, so a crash between the two means a redelivery, which the sink's deduper
 // recognises. A message that is not a FlowBatch is terminated (never redelivered) and counted.
-import { readFileSync } from "node:fs";
-import { FLOWS_STREAM, FLOWS_SUBJECT_WILDCARD, pb } from "@flowlens/contracts";
+import {
+  FLOWS_STREAM,
+  FLOWS_SUBJECT_WILDCARD,
+  type NatsClientOptions,
+  natsConnectionOptions,
+  pb,
+} from "@flowlens/contracts";
 import {
   AckPolicy,
   type ConsumerConfig,
@@ -26,7 +31,6 @@ import {
 import {
   AuthorizationError,
   connect,
-  credsAuthenticator,
   InvalidArgumentError,
   type NatsConnection,
   type NodeConnectionOptions,
@@ -37,28 +41,7 @@ import {
 import type { DecodedBatch } from "./batch-decoder.js";
 import type { AnyBatch, BatchSink } from "./sink.js";
 
-/** TLS towards NATS: a CA to verify the server, and a client certificate if the server asks for one. */
-export interface NatsTls {
-  /** CA bundle that signed the server's certificate; the system roots when omitted. */
-  caFile?: string;
-  /** Client certificate and key, for a server that verifies clients. Both or neither. */
-  certFile?: string;
-  keyFile?: string;
-  /** Name to verify the server's certificate against, when it differs from the URL's host. */
-  serverName?: string;
-}
-
-/** Where NATS is and how to log in: at most one of user/pass, token, creds file (JWT + nkey). */
-export interface NatsClientOptions {
-  servers: string[];
-  user?: string;
-  pass?: string;
-  token?: string;
-  /** A creds file of NATS decentralized auth; read again at every connect, so it can rotate. */
-  credsFile?: string;
-  /** TLS to NATS; plaintext unless given (or a `tls://` server URL). */
-  tls?: NatsTls;
-}
+export type { NatsClientOptions, NatsTls } from "@flowlens/contracts";
 
 export interface NatsStreamOptions {
   name?: string;
@@ -149,63 +132,6 @@ export class NatsIngestError extends Error {
     super(message, options);
     this.name = "NatsIngestError";
   }
-}
-
-function natsConnectionOptions(
-  o: NatsClientOptions & { name: string; reconnectWaitMs: number; connectTimeoutMs: number },
-): NodeConnectionOptions {
-  if (o.servers.length === 0) throw new NatsIngestError("NATS ingest: no servers given");
-  const methods = [o.user !== undefined, o.token !== undefined, o.credsFile !== undefined].filter(Boolean).length;
-  if (methods > 1) throw new NatsIngestError("NATS ingest: give one of user/pass, token or credsFile, not several");
-  if (o.user !== undefined && o.pass === undefined)
-    throw new NatsIngestError(`NATS ingest: user ${o.user} needs a pass`);
-  if (Boolean(o.tls?.certFile) !== Boolean(o.tls?.keyFile)) {
-    throw new NatsIngestError("NATS ingest: tls.certFile and tls.keyFile go together");
-  }
-  const opts: NodeConnectionOptions = {
-    servers: o.servers,
-    name: o.name,
-    // The client reconnects forever once connected; the first connection is retried by us,
-    // so that a stop() can end the attempts.
-    maxReconnectAttempts: -1,
-    reconnectTimeWait: o.reconnectWaitMs,
-    // One connection attempt, TLS handshake and server greeting included. A server that drops a
-    // TLS client it does not accept is noticed only by this timeout.
-    timeout: o.connectTimeoutMs,
-    // A half-open TCP connection (peer gone without a RST) is noticed after two missed pings.
-    pingInterval: 10_000,
-    // Async stack traces cost a capture per request, i.e. per publish.
-    noAsyncTraces: true,
-  };
-  if (o.credsFile !== undefined) {
-    const path = o.credsFile;
-    const read = () => {
-      try {
-        return readFileSync(path);
-      } catch (err) {
-        throw new NatsIngestError(`NATS creds file ${path}: ${(err as Error).message}`);
-      }
-    };
-    read(); // a missing or unreadable file fails at construction, not at the first connect
-    opts.authenticator = credsAuthenticator(() => new Uint8Array(read()));
-  } else if (o.token !== undefined) {
-    opts.token = o.token;
-  } else if (o.user !== undefined) {
-    opts.user = o.user;
-    opts.pass = o.pass;
-  }
-  if (o.tls) {
-    const { caFile, certFile, keyFile, serverName } = o.tls;
-    // Handed to tls.connect as they are: servername sets SNI and the name the certificate is
-    // checked against.
-    opts.tls = {
-      ...(caFile ? { caFile } : {}),
-      ...(certFile ? { certFile } : {}),
-      ...(keyFile ? { keyFile } : {}),
-      ...(serverName ? { servername: serverName } : {}),
-    };
-  }
-  return opts;
 }
 
 const errorText = (err: unknown): string => (err instanceof Error ? err.message : String(err));
@@ -303,12 +229,15 @@ export class NatsIngest {
       );
     }
     if (!(this.ackWaitMs >= 1000)) throw new NatsIngestError(`NATS ingest: ackWaitMs ${this.ackWaitMs} is below 1000`);
-    this.connectOptions = natsConnectionOptions({
-      ...opts,
-      name: opts.name ?? d.name,
-      reconnectWaitMs: opts.reconnectWaitMs ?? d.reconnectWaitMs,
-      connectTimeoutMs: opts.connectTimeoutMs ?? d.connectTimeoutMs,
-    });
+    this.connectOptions = natsConnectionOptions(
+      {
+        ...opts,
+        name: opts.name ?? d.name,
+        reconnectWaitMs: opts.reconnectWaitMs ?? d.reconnectWaitMs,
+        connectTimeoutMs: opts.connectTimeoutMs ?? d.connectTimeoutMs,
+      },
+      (reason) => new NatsIngestError(`NATS ingest: ${reason}`),
+    );
   }
 
   /**

@@ -43,6 +43,14 @@ export function invalidFlowReason(f: IngestFlow): string | undefined {
   return undefined;
 }
 
+/**
+ * Sees every applied record after the state has counted it (the alert engine). Records are
+ * reused after the call returns: an observer keeps none of them, nor their arrays.
+ */
+export interface RecordObserver {
+  observeRecords(flows: readonly IngestFlow[], count: number, node: string): void;
+}
+
 interface BatchHead {
   agent?: pb.AgentIdentity | undefined;
   sequence: bigint;
@@ -57,6 +65,8 @@ export class IngestPipeline implements BatchSink {
   };
   /** Observers of each applied batch's lag (the metrics histogram). */
   onLag?: (transport: Transport, lagMs: number) => void;
+  /** The alert engine, once it runs. */
+  observer?: RecordObserver;
   readonly fast: FastPath = {
     decode: (bytes) => this.decoder.decode(bytes),
     apply: (batch, transport) => this.applyRecords(batch, batch.flows, batch.flows.length, transport),
@@ -109,6 +119,7 @@ export class IngestPipeline implements BatchSink {
       }
     }
     this.state.applyRecords(flows, { node: agent.node, agentId: agent.agentId }, count);
+    this.observer?.observeRecords(flows, count, agent.node);
     this.deduper.markApplied(agent.agentId, batch.sequence);
     c.batches++;
     c.flows += count;

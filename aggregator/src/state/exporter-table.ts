@@ -2,7 +2,13 @@
 // capped: exporters make room by evicting the least recently seen one (counted); an exporter
 // full of interfaces counts traffic on further ones as overflow rather than grow.
 import { CappedCounters } from "./capped-counters.js";
-import type { ExporterSummary, InterfaceCounters, InterfaceSummary } from "./types.js";
+import type {
+  ExporterSummary,
+  InterfaceCounterDeltas,
+  InterfaceCounterHistory,
+  InterfaceCounters,
+  InterfaceSummary,
+} from "./types.js";
 
 /** Applications remembered per interface (the rest counted together). */
 export const APPS_PER_INTERFACE = 8;
@@ -25,7 +31,68 @@ export class InterfaceEntry {
   flowsOut = 0;
   readonly apps = new CappedCounters(APPS_PER_INTERFACE);
   counters: InterfaceCounters | undefined = undefined;
+  history: InterfaceCounterHistory | undefined = undefined;
   constructor(readonly ifIndex: number) {}
+
+  /** The latest counters, and how far each moved since the previous ones. */
+  applyCounters(c: InterfaceCounters): void {
+    const prev = this.counters;
+    this.counters = { ...c };
+    let h = this.history;
+    if (h === undefined) {
+      h = { samples: 0, totals: zeroDeltas(), last: zeroDeltas(), lastSpanMs: 0, resets: 0 };
+      this.history = h;
+    }
+    h.samples++;
+    if (prev === undefined) return;
+    let reset = false;
+    for (const k of DELTA_KEYS) {
+      const d = counterStep(prev[k], c[k], k === "inOctets" || k === "outOctets");
+      if (d < 0) reset = true;
+      const step = d < 0 ? c[k] : d;
+      h.last[k] = step;
+      h.totals[k] += step;
+    }
+    if (reset) h.resets++;
+    h.lastSpanMs = Math.max(0, c.atMs - prev.atMs);
+  }
+}
+
+const DELTA_KEYS = [
+  "inOctets",
+  "outOctets",
+  "inPackets",
+  "outPackets",
+  "inErrors",
+  "outErrors",
+  "inDiscards",
+  "outDiscards",
+] as const satisfies ReadonlyArray<keyof InterfaceCounterDeltas>;
+
+function zeroDeltas(): InterfaceCounterDeltas {
+  return {
+    inOctets: 0,
+    outOctets: 0,
+    inPackets: 0,
+    outPackets: 0,
+    inErrors: 0,
+    outErrors: 0,
+    inDiscards: 0,
+    outDiscards: 0,
+  };
+}
+
+const TWO32 = 4294967296;
+
+/**
+ * How far a counter moved from `a` to `b`: 32-bit counters (packets, errors, discards; octets
+ * too on agents that only have ifInOctets) wrap at 2^32, which is undone; -1 when it went back
+ * further than a wrap explains (the device restarted its counters).
+ */
+export function counterStep(a: number, b: number, wide: boolean): number {
+  if (b >= a) return b - a;
+  if (a < TWO32 && b < TWO32 && (!wide || a >= TWO32 / 2)) return b + TWO32 - a;
+  return -1;
 }
 
 export class ExporterEntry {
@@ -35,6 +102,8 @@ export class ExporterEntry {
   bytes = 0;
   packets = 0;
   lastSeenMs: number;
+  /** Datagrams lost by sequence numbers; -1 until a source with sequence numbers reports. */
+  datagramsLost = -1;
   readonly interfaces = new Map<number, InterfaceEntry>();
   constructor(
     readonly exporter: string,
@@ -50,7 +119,7 @@ export class ExporterEntry {
   }
 
   summary(): ExporterSummary {
-    return {
+    const s: ExporterSummary = {
       exporter: this.exporter,
       exportVersions: this.versions.map(exportVersionName),
       flows: this.flows,
@@ -60,6 +129,8 @@ export class ExporterEntry {
       firstSeenMs: this.firstSeenMs,
       lastSeenMs: this.lastSeenMs,
     };
+    if (this.datagramsLost >= 0) s.datagramsLost = this.datagramsLost;
+    return s;
   }
 }
 
@@ -183,6 +254,10 @@ export class ExporterTable {
         topApplications: i.apps.sorted().map((c) => ({ name: c.key, bytes: c.bytes })),
       };
       if (i.counters !== undefined) s.counters = { ...i.counters };
+      if (i.history !== undefined) {
+        const h = i.history;
+        s.counterDeltas = { ...h, totals: { ...h.totals }, last: { ...h.last } };
+      }
       out.push(s);
     }
     return out.sort((a, b) => a.ifIndex - b.ifIndex);

@@ -79,6 +79,14 @@ export class IngestFlow {
   rawBytes = 0;
   inIf = 0;
   outIf = 0;
+  /** FlowInfo's dnsRcode; ABSENT when the record has none. */
+  dnsRcode = ABSENT;
+  /**
+   * FlowInfo's risks (nDPI names): the first `riskCount` entries. The array is reused record
+   * after record, and its strings come from the decoder's name cache.
+   */
+  readonly risks: string[] = [];
+  riskCount = 0;
   /**
    * The encoded record: bytes [start, end) of `buf` decode with pb.Flow.decode to the message
    * the record is. Null when the record came as a message.
@@ -206,6 +214,10 @@ export class IngestFlow {
     this.rawBytes = Number(f.rawBytes);
     this.inIf = f.inIf;
     this.outIf = f.outIf;
+    this.dnsRcode = f.info?.dnsRcode ?? ABSENT;
+    const risks = f.info?.risks ?? [];
+    for (let i = 0; i < risks.length; i++) this.risks[i] = risks[i] as string;
+    this.riskCount = risks.length;
     this.buf = null;
     this.start = 0;
     this.end = 0;

@@ -296,7 +296,17 @@ export class LiveState {
     const now = this.tick();
     const e = this.exporterTable.touch(exporter, now);
     const i = this.exporterTable.interface(e, ifIndex);
-    if (i !== null) i.counters = { ...counters };
+    if (i !== null) i.applyCounters(counters);
+  }
+
+  /**
+   * Export datagrams an exporter's sequence numbers say were lost (negative: one counted lost
+   * arrived late after all).
+   */
+  applyExporterLoss(exporter: string, lost: number): void {
+    if (!isAddress(exporter) || !Number.isSafeInteger(lost)) return;
+    const e = this.exporterTable.touch(exporter, this.tick());
+    e.datagramsLost = Math.max(0, Math.max(e.datagramsLost, 0) + lost);
   }
 
   totals(): StateTotals {

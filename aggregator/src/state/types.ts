@@ -166,6 +166,8 @@ export interface ExporterSummary {
   interfaces: number;
   firstSeenMs: number;
   lastSeenMs: number;
+  /** Export datagrams lost on the way, from the exporter's sequence numbers (where it sends them). */
+  datagramsLost?: number;
 }
 
 /** Interface counters of an exporter, as ifTable/sFlow counter samples carry them. */
@@ -181,6 +183,56 @@ export interface InterfaceCounters {
   speedBps: number;
   operUp: boolean;
   atMs: number;
+  /** IANA ifType (6 ethernetCsmacd, ...), where the source gives it (sFlow does). */
+  ifType?: number;
+  direction?: "unknown" | "full-duplex" | "half-duplex" | "in" | "out";
+  adminUp?: boolean;
+  inUnknownProtos?: number;
+  promiscuous?: boolean;
+  /** dot3Stats, from sFlow Ethernet counter records. */
+  ethernet?: {
+    alignmentErrors: number;
+    fcsErrors: number;
+    singleCollisionFrames: number;
+    multipleCollisionFrames: number;
+    sqeTestErrors: number;
+    deferredTransmissions: number;
+    lateCollisions: number;
+    excessiveCollisions: number;
+    internalMacTransmitErrors: number;
+    carrierSenseErrors: number;
+    frameTooLongs: number;
+    internalMacReceiveErrors: number;
+    symbolErrors: number;
+  };
+}
+
+/**
+ * What the interface counters moved between two samples, summed over all samples seen (so they
+ * only grow, whatever the device's counters do: a 32-bit wrap is undone, a reset restarts from
+ * the new value), and the latest step alone.
+ */
+export interface InterfaceCounterDeltas {
+  inOctets: number;
+  outOctets: number;
+  inPackets: number;
+  outPackets: number;
+  inErrors: number;
+  outErrors: number;
+  inDiscards: number;
+  outDiscards: number;
+}
+
+export interface InterfaceCounterHistory {
+  /** Counter samples applied. */
+  samples: number;
+  /** Sum of every step since the interface was first seen. */
+  totals: InterfaceCounterDeltas;
+  /** The last step, and the milliseconds it spans (0 for the first sample). */
+  last: InterfaceCounterDeltas;
+  lastSpanMs: number;
+  /** Samples whose counters went backwards beyond a 32-bit wrap (device reset). */
+  resets: number;
 }
 
 export interface InterfaceSummary {
@@ -194,6 +246,8 @@ export interface InterfaceSummary {
   flowsOut: number;
   topApplications: Array<{ name: string; bytes: number }>;
   counters?: InterfaceCounters;
+  /** Movement of `counters` across samples (sFlow counter samples). */
+  counterDeltas?: InterfaceCounterHistory;
 }
 
 export interface FlowQuery {

@@ -7,6 +7,8 @@ import {
   CollectorListener,
   defaultStateConfig,
   grpcTransport,
+  IPFIX_TCP_DEFAULTS,
+  IpfixTcpListener,
   NetflowDecoder,
   natsTransport,
 } from "@flowlens/aggregator";
@@ -130,8 +132,17 @@ export const aggregatorCommand: Command = {
     if (collectorPorts.length > 0) {
       const listener = new CollectorListener(
         { host: values["collector-address"] as string, ports: collectorPorts, recvBufferBytes: collectorBuffer },
-        new NetflowDecoder(),
+        // The API computes Community IDs for the flows it shows (flowCommunityId): hashing every
+        // record here would cost as much as decoding it.
+        new NetflowDecoder({ communityId: false }),
         (flows, exporter) => aggregator.state.applyBatch(flows, { node: "collector", agentId: exporter }),
+        Date.now,
+        {
+          counters: (samples) => {
+            for (const c of samples) aggregator.state.applyInterfaceCounters(c.exporter, c.ifIndex, c.counters);
+          },
+          loss: (exporter, lost) => aggregator.state.applyExporterLoss(exporter, lost),
+        },
       );
       await aggregator.addTransport({
         name: "collector",
@@ -149,6 +160,22 @@ export const aggregatorCommand: Command = {
         },
         stop: () => listener.stop(),
         metricRows: () => listener.metricRows(),
+      });
+    }
+    const ipfixTcpPort = intOption(c, values, "ipfix-tcp-port", 0, 65535);
+    if (ipfixTcpPort !== 0) {
+      const tcp = new IpfixTcpListener(
+        { ...IPFIX_TCP_DEFAULTS, host: values["collector-address"] as string, port: ipfixTcpPort },
+        (flows, exporter) => aggregator.state.applyBatch(flows, { node: "collector", agentId: exporter }),
+      );
+      await aggregator.addTransport({
+        name: tcp.name,
+        async start() {
+          const port = await tcp.start();
+          logger.info({ port, address: values["collector-address"] }, "IPFIX over TCP listening");
+        },
+        stop: () => tcp.stop(),
+        metricRows: () => tcp.metricRows(),
       });
     }
     await aggregator.start();

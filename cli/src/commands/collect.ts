@@ -1,8 +1,9 @@
 // flowlens collect --pcap FILE: decode the NetFlow v5/v9 and IPFIX datagrams found in a capture
 // (any UDP port), templates kept per exporter and domain: the tool a network engineer reaches
-// for when an exporter misbehaves. sFlow v5 is counted, not decoded yet.
+// for when an exporter misbehaves. sFlow v5 datagrams are recognised by their header too; their
+// flow samples print as flows, their counter samples are summed up on stderr.
 import { existsSync, readFileSync } from "node:fs";
-import { NetflowDecoder, PcapFormatError, PcapUdpReader } from "@flowlens/aggregator";
+import { NetflowDecoder, PcapFormatError, PcapUdpReader, SflowDecoder } from "@flowlens/aggregator";
 import { type FlowRecord, flowToRecord } from "@flowlens/contracts";
 import { type Command, UsageError } from "../command.js";
 import { collectSpec } from "./specs.js";
@@ -62,11 +63,19 @@ export const collectCommand: Command = {
     // Time as the capture saw it, so templates and buffered records age as they did then.
     let captureNow = 0;
     const decoder = new NetflowDecoder({}, () => captureNow);
+    const sflowDecoder = new SflowDecoder();
+    const sflowInterfaces = new Set<string>();
+    let sflowErrors = "";
     let datagrams = 0;
     let sflow = 0;
     let other = 0;
     let records = 0;
     let out = "";
+    const print = (f: Parameters<typeof flowToRecord>[0]) => {
+      records++;
+      const r = flowToRecord(f);
+      out += format === "ndjson" ? `${JSON.stringify(r)}\n` : `${tableRow(r)}\n`;
+    };
     const flush = async () => {
       if (!out) return;
       const chunk = out;
@@ -77,17 +86,18 @@ export const collectCommand: Command = {
       for (const d of reader.datagrams()) {
         captureNow = d.timestampMs;
         if (!looksLikeNetflow(d.payload)) {
-          if (looksLikeSflow(d.payload)) sflow++;
-          else other++;
+          if (looksLikeSflow(d.payload)) {
+            sflow++;
+            const result = sflowDecoder.decode(d.payload, d.srcAddr, d.timestampMs);
+            for (const f of result.flows) print(f);
+            for (const c of result.counters) sflowInterfaces.add(`${c.exporter}/${c.ifIndex}`);
+          } else other++;
+          if (out.length > 1 << 16) await flush();
           continue;
         }
         datagrams++;
         const result = decoder.decode(d.payload, d.srcAddr, d.timestampMs);
-        for (const f of result.flows) {
-          records++;
-          const r = flowToRecord(f);
-          out += format === "ndjson" ? `${JSON.stringify(r)}\n` : `${tableRow(r)}\n`;
-        }
+        for (const f of result.flows) print(f);
         if (out.length > 1 << 16) await flush();
       }
     } catch (err) {
@@ -100,15 +110,26 @@ export const collectCommand: Command = {
     }
     await flush();
     const s = decoder.stats();
+    const sf = sflowDecoder.stats();
+    sflowErrors = Object.entries(sf.errors)
+      .filter(([, n]) => n > 0)
+      .map(([k, n]) => `${k}=${n}`)
+      .join(" ");
     const errors = Object.entries(s.errors)
       .filter(([, n]) => n > 0)
       .map(([k, n]) => `${k}=${n}`)
       .join(" ");
     stderr.write(
       [
-        `frames ${reader.stats.frames}, UDP ${reader.stats.udp}; NetFlow/IPFIX datagrams ${datagrams}, sFlow ${sflow} (not decoded yet), other UDP ${other}`,
+        `frames ${reader.stats.frames}, UDP ${reader.stats.udp}; NetFlow/IPFIX datagrams ${datagrams}, sFlow ${sflow}, other UDP ${other}`,
         `records ${records}, options records ${s.optionsRecords}, templates ${s.templates}, exporters ${new Set(s.sources.map((x) => x.exporter)).size}`,
         `decode errors: ${errors || "none"}`,
+        ...(sflow > 0
+          ? [
+              `sFlow: flow samples ${sf.flowSamples} (flows ${sf.flows}, discarded by the agent ${sf.discardedSamples}), counter samples ${sf.counterSamples} (interface counter records ${sf.counterRecords}, interfaces ${sflowInterfaces.size}), agents ${new Set(sf.sources.map((x) => x.source)).size}, datagrams lost ${sf.datagramsLost}`,
+              `sFlow decode errors and skipped parts: ${sflowErrors || "none"}`,
+            ]
+          : []),
         "",
       ].join("\n"),
     );

@@ -166,6 +166,12 @@ export const aggregatorOptions = {
     default: "2055",
   },
   "ipfix-port": { type: "string", placeholder: "PORT", description: "IPFIX UDP port (0 disables)", default: "4739" },
+  "ipfix-tcp-port": {
+    type: "string",
+    placeholder: "PORT",
+    description: "IPFIX over TCP port (RFC 7011; 0 disables)",
+    default: "4739",
+  },
   "sflow-port": {
     type: "string",
     placeholder: "PORT",
@@ -247,6 +253,74 @@ export const aggregatorSpec: CommandSpec = {
   usage: "aggregator [options]",
   configurable: true,
   options: aggregatorOptions,
+};
+
+export const operatorSpec: CommandSpec = {
+  name: "operator",
+  summary: "Run the Kubernetes operator reconciling FlowProbe, FlowCollector and AlertRule resources.",
+  usage: "operator [options]",
+  details:
+    "Watches the flowlens.dev resources and keeps their aggregator Deployments, agent DaemonSets, Services,\n" +
+    "ConfigMaps, NetworkPolicies and certificates as they say (server-side apply, field manager flowlens-operator).\n" +
+    "Run several replicas with --leader-elect: one reconciles, the others wait on the Lease.",
+  configurable: true,
+  options: {
+    ...configFile,
+    kubeconfig: {
+      type: "string",
+      placeholder: "FILE",
+      description: "Kubeconfig (default: $KUBECONFIG, ~/.kube/config, then the in-cluster service account)",
+    },
+    namespace: {
+      type: "string",
+      multiple: true,
+      placeholder: "NS",
+      description: "Watch only this namespace (default: all)",
+    },
+    "metrics-address": {
+      type: "string",
+      placeholder: "ADDR",
+      description: "Listen address of /metrics, /healthz, /readyz (empty disables)",
+      default: ":8080",
+    },
+    "leader-elect": { type: "boolean", description: "Use a Lease so only one replica reconciles" },
+    "lease-name": {
+      type: "string",
+      placeholder: "NAME",
+      description: "Lease for leader election",
+      default: "flowlens-operator",
+    },
+    "lease-namespace": {
+      type: "string",
+      placeholder: "NS",
+      description: "Namespace of the Lease (default: $POD_NAMESPACE, the in-cluster namespace, then default)",
+    },
+    "lease-duration": {
+      type: "string",
+      placeholder: "S",
+      description: "Seconds a standby waits on an unrenewed Lease before taking it",
+      default: "15",
+    },
+    "renew-deadline": {
+      type: "string",
+      placeholder: "S",
+      description: "Seconds the leader keeps trying to renew before it stops reconciling",
+      default: "10",
+    },
+    "retry-period": { type: "string", placeholder: "S", description: "Seconds between Lease attempts", default: "2" },
+    image: {
+      type: "string",
+      placeholder: "IMAGE",
+      description: "Image of the agents and aggregators whose resource sets no spec.image (default: this version's)",
+    },
+    workers: { type: "string", placeholder: "N", description: "Concurrent reconciles per controller", default: "2" },
+    resync: {
+      type: "string",
+      placeholder: "S",
+      description: "Seconds between full resyncs of every resource",
+      default: "600",
+    },
+  },
 };
 
 export const upSpec: CommandSpec = {

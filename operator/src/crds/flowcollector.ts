@@ -86,7 +86,7 @@ export const flowCollectorSpecSchema = {
           type: "string",
           required: true,
           description:
-            "auto: the operator issues the certificate (not in this version: reported as TLSAutoNotSupported); provided: from secretName (tls.crt, tls.key, ca.crt; the certificate names <name>-aggregator.<namespace>.svc); disabled.",
+            "auto: the operator issues a CA, the aggregator's certificate and each FlowProbe's client certificate (mTLS) in Secrets, and renews them before expiry; provided: from secretName (tls.crt, tls.key, ca.crt; the certificate names <name>-aggregator.<namespace>.svc); disabled.",
           enum: members({ auto: true, provided: true, disabled: true }),
         },
         secretName: { ...secretNameSchema, description: "The kubernetes.io/tls Secret, for mode provided." },

@@ -96,6 +96,7 @@ describe("desiredCollectorObjects", () => {
       "sflow-port": 0,
       "local-network": ["10.0.0.0/8"],
       "top-hosts": 7,
+      "alert-rules": `${PATHS.alertRulesDir}/rules.yaml`,
     });
     const c = containerOf(objects);
     assert.deepEqual(
@@ -266,16 +267,14 @@ describe("validateCollector", () => {
     const issues = validateCollector(fc);
     assert.deepEqual(
       issues.map((i) => [i.reason, i.field]),
-      [
-        ["TLSAutoNotSupported", "spec.tls.mode"],
-        ["RetentionNotSupported", "spec.retention"],
-      ],
+      [["RetentionNotSupported", "spec.retention"]],
     );
     assert.throws(
       () => desiredCollectorObjects(fc),
-      (err) => err instanceof ConfigurationError && err.issues.length === 2 && /TLSAutoNotSupported/.test(err.message),
+      (err) => err instanceof ConfigurationError && err.issues.length === 1 && /RetentionNotSupported/.test(err.message),
     );
     assert.deepEqual(validateCollector(minimal({ tls: { mode: "disabled" } })), []);
+    assert.deepEqual(validateCollector(minimal({ tls: { mode: "auto" } })), []);
   });
 
   it("refuses to build objects for a resource that was not read from the API server", () => {

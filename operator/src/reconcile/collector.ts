@@ -12,7 +12,8 @@ import type {
 } from "@kubernetes/client-node";
 import { type ResolvedCollectorSpec, resolveCollectorSpec } from "../crds/flowcollector.js";
 import { selectorLabels } from "../labels.js";
-import { collectorObjectNames, serviceHost } from "../names.js";
+import { alertRulesConfigMapName, collectorObjectNames, serviceHost, tlsSecretNames } from "../names.js";
+import { ALERT_RULES_FILE } from "./alert-rules.js";
 import { ConfigurationError, type ConfigurationIssue } from "./issues.js";
 import {
   CONFIG_HASH_ANNOTATION,
@@ -28,6 +29,7 @@ import {
   type ReconcileOptions,
   restrictedContainer,
   type SettingValue,
+  TLS_HASH_ANNOTATION,
 } from "./objects.js";
 
 export const AGGREGATOR_CONFIG_FILE = "aggregator.yaml";
@@ -45,8 +47,10 @@ export type AggregatorSetting =
   | "netflow-port"
   | "ipfix-port"
   | "sflow-port"
+  | "grpc-client-ca"
   | "local-network"
-  | "top-hosts";
+  | "top-hosts"
+  | "alert-rules";
 
 // Fixed so that file permissions of mounted Secrets (fsGroup) and runAsNonRoot agree; the image
 // need not define the user.
@@ -98,13 +102,6 @@ export function collectorEndpoints(fc: FlowCollector): CollectorEndpoints {
 export function validateCollector(fc: FlowCollector): ConfigurationIssue[] {
   const spec = resolveCollectorSpec(fc.spec);
   const issues: ConfigurationIssue[] = [];
-  if (spec.tls?.mode === "auto") {
-    issues.push({
-      reason: "TLSAutoNotSupported",
-      message: "this operator does not issue certificates yet: use tls.mode provided with a Secret, or disabled",
-      field: "spec.tls.mode",
-    });
-  }
   if (spec.retention) {
     // Refused rather than ignored: a user who sets a bound expects it to hold.
     issues.push({
@@ -118,11 +115,14 @@ export function validateCollector(fc: FlowCollector): ConfigurationIssue[] {
 
 function aggregatorConfig(fc: FlowCollector, spec: ResolvedCollectorSpec) {
   const l = spec.listeners;
-  const tls = spec.tls?.mode === "provided";
+  const mode = spec.tls?.mode;
+  const tls = mode === "provided" || mode === "auto";
   const settings: Record<AggregatorSetting, SettingValue | undefined> = {
     "grpc-address": `:${l.grpcPort}`,
     "grpc-tls-cert": tls ? `${PATHS.tlsDir}/tls.crt` : undefined,
     "grpc-tls-key": tls ? `${PATHS.tlsDir}/tls.key` : undefined,
+    // Issued certificates are mutual: agents present theirs, from the same CA.
+    "grpc-client-ca": mode === "auto" ? `${PATHS.tlsDir}/ca.crt` : undefined,
     "http-address": `:${l.httpPort}`,
     "nats-url": spec.nats ? [spec.nats.url] : undefined,
     "nats-creds": spec.nats?.credentialsSecret ? `${PATHS.natsDir}/${PATHS.natsCredsKey}` : undefined,
@@ -137,6 +137,8 @@ function aggregatorConfig(fc: FlowCollector, spec: ResolvedCollectorSpec) {
     "sflow-port": l.sflowPort ?? 0,
     "local-network": spec.localNetworks && spec.localNetworks.length > 0 ? spec.localNetworks : undefined,
     "top-hosts": spec.metrics.topHosts,
+    // The AlertRules of this collector, in the ConfigMap the operator keeps up to date.
+    "alert-rules": `${PATHS.alertRulesDir}/${ALERT_RULES_FILE}`,
   };
   return configFile(AGGREGATOR_CONFIG_FILE, settings);
 }
@@ -159,10 +161,13 @@ export function desiredCollectorObjects(fc: FlowCollector, options: ReconcileOpt
   ];
   const volumes: V1Volume[] = [
     { name: "config", configMap: { name: names.aggregator } },
+    // The whole directory, not a subPath: the kubelet then updates it in place when rules change.
+    { name: "alert-rules", configMap: { name: alertRulesConfigMapName(fc.metadata.name) } },
     { name: "tmp", emptyDir: { sizeLimit: "64Mi" } },
   ];
   const mounts: V1VolumeMount[] = [
     { name: "config", mountPath: PATHS.configDir, readOnly: true },
+    { name: "alert-rules", mountPath: PATHS.alertRulesDir, readOnly: true },
     { name: "tmp", mountPath: "/tmp" },
   ];
   if (spec.tls?.mode === "provided" && spec.tls.secretName) {
@@ -173,6 +178,20 @@ export function desiredCollectorObjects(fc: FlowCollector, options: ReconcileOpt
         items: [
           { key: "tls.crt", path: "tls.crt" },
           { key: "tls.key", path: "tls.key" },
+        ],
+        defaultMode: 0o440,
+      },
+    });
+    mounts.push({ name: "tls", mountPath: PATHS.tlsDir, readOnly: true });
+  } else if (spec.tls?.mode === "auto") {
+    volumes.push({
+      name: "tls",
+      secret: {
+        secretName: tlsSecretNames(fc.metadata.name).server,
+        items: [
+          { key: "tls.crt", path: "tls.crt" },
+          { key: "tls.key", path: "tls.key" },
+          { key: "ca.crt", path: "ca.crt" },
         ],
         defaultMode: 0o440,
       },
@@ -205,7 +224,10 @@ export function desiredCollectorObjects(fc: FlowCollector, options: ReconcileOpt
         template: {
           metadata: {
             labels: objectMeta(fc, names.aggregator, "aggregator").labels,
-            annotations: { [CONFIG_HASH_ANNOTATION]: config.hash },
+            annotations: {
+              [CONFIG_HASH_ANNOTATION]: config.hash,
+              ...(spec.tls?.mode === "auto" && options.tlsHash ? { [TLS_HASH_ANNOTATION]: options.tlsHash } : {}),
+            },
           },
           spec: {
             // The aggregator never calls the Kubernetes API: no token to steal.

@@ -8,7 +8,7 @@ export type IssueReason =
   | "NatsNotConfigured"
   | "SecretInOtherNamespace"
   | "MixedIpfixProtocols"
-  | "TLSAutoNotSupported"
+  | "SecretNotFound"
   | "RetentionNotSupported";
 
 export interface ConfigurationIssue {

@@ -22,17 +22,24 @@ export const DEFAULT_IMAGE = `ghcr.io/flowlens/flowlens:${FLOWLENS_VERSION}`;
 export interface ReconcileOptions {
   /** Image for resources that do not set spec.image (the operator's --image); default DEFAULT_IMAGE. */
   image?: string;
+  /**
+   * With tls.mode auto: a hash of the issued certificates the Pods mount, in the Pod template so
+   * that a rotation rolls them (the daemons read their certificates at start).
+   */
+  tlsHash?: string;
 }
 
 /** Where the daemons find what the operator mounts for them. */
 export const PATHS = {
   configDir: "/etc/flowlens/config",
   tlsDir: "/etc/flowlens/tls",
+  alertRulesDir: "/etc/flowlens/alert-rules",
   natsDir: "/etc/flowlens/nats",
   natsCredsKey: "nats.creds",
 } as const;
 
 export const CONFIG_HASH_ANNOTATION = "flowlens.dev/config-hash";
+export const TLS_HASH_ANNOTATION = "flowlens.dev/tls-hash";
 
 // Desired objects are @kubernetes/client-node models, to be sent through its ObjectSerializer
 // (as KubernetesObjectApi does): a few fields have other names there, e.g. NetworkPolicy's

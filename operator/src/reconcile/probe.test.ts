@@ -186,7 +186,7 @@ describe("validateProbe", () => {
     {
       scenario: "the collector has its own issues",
       fp: probe(),
-      fc: collector({ tls: { mode: "auto" } }),
+      fc: collector({ retention: { recentFlows: 10 } }),
       reasons: ["CollectorMisconfigured"],
     },
     {

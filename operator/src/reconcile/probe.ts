@@ -5,7 +5,7 @@ import type { V1Volume, V1VolumeMount } from "@kubernetes/client-node";
 import { resolveCollectorSpec } from "../crds/flowcollector.js";
 import { type ResolvedProbeSpec, resolveProbeSpec } from "../crds/flowprobe.js";
 import { selectorLabels } from "../labels.js";
-import { collectorObjectNames, probeObjectName, serviceHost } from "../names.js";
+import { agentTlsSecretName, collectorObjectNames, probeObjectName, serviceHost } from "../names.js";
 import { collectorEndpoints, validateCollector } from "./collector.js";
 import { ConfigurationError, type ConfigurationIssue } from "./issues.js";
 import {
@@ -20,6 +20,7 @@ import {
   PATHS,
   type ReconcileOptions,
   type SettingValue,
+  TLS_HASH_ANNOTATION,
 } from "./objects.js";
 
 export const AGENT_CONFIG_FILE = "agent.yaml";
@@ -37,6 +38,8 @@ export type AgentSetting =
   | "no-dpi"
   | "grpc-target"
   | "grpc-ca"
+  | "grpc-cert"
+  | "grpc-key"
   | "grpc-server-name"
   | "nats-url"
   | "nats-creds"
@@ -123,7 +126,10 @@ function ipfixTarget(host: string, port: number): string {
 function agentConfig(spec: ResolvedProbeSpec, collector: FlowCollector) {
   const c = resolveCollectorSpec(collector.spec);
   const grpc = spec.export.transport === "grpc";
-  const tls = grpc && c.tls?.mode === "provided";
+  const mode = grpc ? c.tls?.mode : undefined;
+  const tls = mode === "provided" || mode === "auto";
+  // tls.mode auto: the operator issued this probe a client certificate, for mTLS.
+  const mutual = mode === "auto";
   const ipfix = spec.export.ipfix ?? [];
   const nonEmpty = (l: string[] | undefined) => (l && l.length > 0 ? l : undefined);
   const settings: Record<AgentSetting, SettingValue | undefined> = {
@@ -137,6 +143,8 @@ function agentConfig(spec: ResolvedProbeSpec, collector: FlowCollector) {
     "no-dpi": !spec.dpi,
     "grpc-target": grpc ? collectorEndpoints(collector).grpc : undefined,
     "grpc-ca": tls ? `${PATHS.tlsDir}/ca.crt` : undefined,
+    "grpc-cert": mutual ? `${PATHS.tlsDir}/tls.crt` : undefined,
+    "grpc-key": mutual ? `${PATHS.tlsDir}/tls.key` : undefined,
     // The name the aggregator's certificate must carry, whatever address the agent dials.
     "grpc-server-name": tls
       ? serviceHost(collectorObjectNames(collector.metadata.name).aggregator, namespaceOf(collector))
@@ -180,6 +188,20 @@ export function desiredProbeObjects(
       secret: { secretName: c.tls.secretName, items: [{ key: "ca.crt", path: "ca.crt" }], defaultMode: 0o440 },
     });
     mounts.push({ name: "tls", mountPath: PATHS.tlsDir, readOnly: true });
+  } else if (grpc && c.tls?.mode === "auto") {
+    volumes.push({
+      name: "tls",
+      secret: {
+        secretName: agentTlsSecretName(fp.metadata.name),
+        items: [
+          { key: "ca.crt", path: "ca.crt" },
+          { key: "tls.crt", path: "tls.crt" },
+          { key: "tls.key", path: "tls.key" },
+        ],
+        defaultMode: 0o440,
+      },
+    });
+    mounts.push({ name: "tls", mountPath: PATHS.tlsDir, readOnly: true });
   }
   if (!grpc && c.nats?.credentialsSecret) {
     volumes.push({
@@ -206,7 +228,10 @@ export function desiredProbeObjects(
         template: {
           metadata: {
             labels: objectMeta(fp, name, "agent").labels,
-            annotations: { [CONFIG_HASH_ANNOTATION]: config.hash },
+            annotations: {
+              [CONFIG_HASH_ANNOTATION]: config.hash,
+              ...(grpc && c.tls?.mode === "auto" && options.tlsHash ? { [TLS_HASH_ANNOTATION]: options.tlsHash } : {}),
+            },
           },
           spec: {
             // The node's own interfaces are what is captured.

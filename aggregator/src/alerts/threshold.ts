@@ -1,0 +1,546 @@
+// Threshold rules: a metric of a target over a window, compared to a value, ntopng-style.
+// Each rule keeps counters only for what it names, and only for its own metric: one row for a
+// host, a network, an application, a category, an interface, an exporter or a node; one row per
+// local host for local-hosts (a growing table up to a bound, refusals counted). Windows are
+// tumbling periods aligned on the clock (every minute, 5 minutes, hour, day): at the end of a
+// period the rule judges the period's delta; in between, every evaluation (10 s) may engage early
+// a rule whose value can only grow within the period (bytes > X crossed mid-period is crossed),
+// and idle time is judged every time. Release needs the value back across the threshold by the
+// hysteresis, at a period's end. Counters live in flat arrays indexed by row; a record adds to
+// them without allocating (distinct-count sets grow, rarely).
+import { type AlertThresholdDefinition, DISTINCT_COUNT_CAP } from "@flowlens/contracts";
+import { ABSENT, type IngestFlow } from "../state/ingest-flow.js";
+import { DistinctSet } from "./distinct-set.js";
+import { KeyTable } from "./key-table.js";
+import type { AlertEntity } from "./notify/types.js";
+import { addrHash, CidrSet, DST, hashAddress, hashAddressText, SRC } from "./record-keys.js";
+import type { AlertRecord } from "./types.js";
+
+/** Which side of a record the target is: the sender (SRC), the receiver (DST), or both/neither. */
+export const BOTH = 2;
+export type Role = typeof SRC | typeof DST | typeof BOTH;
+
+const M_BYTES = 0;
+const M_BYTES_SENT = 1;
+const M_BYTES_RCVD = 2;
+const M_PACKETS = 3;
+const M_FLOWS = 4;
+const M_BPS = 5;
+const M_PPS = 6;
+const M_DNS_BYTES = 7;
+const M_P2P_BYTES = 8;
+const M_APP_BYTES = 9;
+const M_ACTIVITY = 10;
+const M_IDLE = 11;
+const M_RETX = 12;
+const M_CLIENT_LAT = 13;
+const M_SERVER_LAT = 14;
+const M_PEERS = 15;
+const M_PORTS = 16;
+
+const METRIC_CODES: Readonly<Record<string, number>> = {
+  bytes: M_BYTES,
+  bytesSent: M_BYTES_SENT,
+  bytesReceived: M_BYTES_RCVD,
+  packets: M_PACKETS,
+  flows: M_FLOWS,
+  bps: M_BPS,
+  pps: M_PPS,
+  dnsBytes: M_DNS_BYTES,
+  p2pBytes: M_P2P_BYTES,
+  activityTime: M_ACTIVITY,
+  idleTime: M_IDLE,
+  retransmissionRatio: M_RETX,
+  clientLatencyMs: M_CLIENT_LAT,
+  serverLatencyMs: M_SERVER_LAT,
+  distinctPeers: M_PEERS,
+  distinctPorts: M_PORTS,
+};
+
+/** Metrics whose value within a period only grows: crossing upwards mid-period is final. */
+const MONOTONIC = new Set([
+  M_BYTES,
+  M_BYTES_SENT,
+  M_BYTES_RCVD,
+  M_PACKETS,
+  M_FLOWS,
+  M_BPS,
+  M_PPS,
+  M_DNS_BYTES,
+  M_P2P_BYTES,
+  M_APP_BYTES,
+  M_ACTIVITY,
+  M_PEERS,
+  M_PORTS,
+]);
+
+const P2P_CATEGORY = "Download-FileTransfer-FileSharing";
+const ACTIVITY_SLOT_MS = 10_000;
+const TCP = 6;
+
+/** Whether nDPI name `l7` is `name` or one of its sub-protocols (TLS.Google is TLS and Google). */
+export function matchesApplication(l7: string, name: string): boolean {
+  if (l7 === name) return true;
+  const k = name.length;
+  if (l7.length <= k) return false;
+  if (l7.charCodeAt(k) === 46 && l7.startsWith(name)) return true;
+  return l7.charCodeAt(l7.length - k - 1) === 46 && l7.endsWith(name);
+}
+
+/** An IPv6 address in the form records carry (RFC 5952: lower case, compressed); IPv4 as is. */
+export function canonicalAddress(a: string): string {
+  if (!a.includes(":")) return a;
+  try {
+    return new URL(`http://[${a}]/`).hostname.slice(1, -1);
+  } catch {
+    return a;
+  }
+}
+
+/** What a rule calls to engage and release alerts (the engine). */
+export interface ThresholdEmitter {
+  engageThreshold(rule: ThresholdRule, entity: AlertEntity, value: number, now: number): AlertRecord | null;
+  releaseThreshold(rule: ThresholdRule, alert: AlertRecord, now: number): void;
+}
+
+export interface ThresholdRuleOptions {
+  /** Rows a local-hosts rule may hold (hosts); more are refused and counted. */
+  maxHosts: number;
+  now: number;
+}
+
+export class ThresholdRule {
+  readonly metric: number;
+  readonly windowMs: number;
+  readonly upper: boolean;
+  /** The period (index of windowMs since the epoch) counters are being added to. */
+  period: number;
+  /** Set during an evaluation cycle that closes a period: the period being judged. */
+  private judging = -1;
+  private readonly startedMs: number;
+  private readonly entity: AlertEntity | null;
+  /** local-hosts: the hosts' table (null for single-row targets). */
+  readonly hosts: KeyTable | null;
+  /** local-hosts narrowed by a CIDR. */
+  readonly filter: CidrSet | null;
+  private readonly maxHosts: number;
+  private readonly app: string;
+  private lastL7 = "\u0000";
+  private lastL7Match = false;
+  private rowPeriod: Float64Array;
+  private num: Float64Array;
+  private den: Float64Array;
+  private activeSlot: Float64Array;
+  private lastSeen: Float64Array;
+  private closedPeriod: Float64Array;
+  private closedNum: Float64Array;
+  private closedDen: Float64Array;
+  private distinct: (DistinctSet | null)[];
+  readonly alerts: (AlertRecord | null)[];
+  /** Hosts refused because the table was at its bound. */
+  overflows = 0;
+
+  constructor(
+    readonly name: string,
+    readonly def: AlertThresholdDefinition,
+    private readonly emitter: ThresholdEmitter,
+    opts: ThresholdRuleOptions,
+  ) {
+    this.metric = def.application !== undefined ? M_APP_BYTES : (METRIC_CODES[def.metric] as number);
+    if (this.metric === undefined) throw new Error(`threshold metric ${def.metric} is not evaluated`);
+    this.app = def.application ?? "";
+    this.windowMs = def.windowMs;
+    this.upper = def.operator === ">" || def.operator === ">=";
+    this.startedMs = opts.now;
+    this.period = Math.floor(opts.now / this.windowMs);
+    const t = def.target;
+    let rows = 1;
+    if (t.kind === "local-hosts") {
+      this.maxHosts = opts.maxHosts;
+      rows = Math.min(1024, opts.maxHosts);
+      this.hosts = new KeyTable(rows);
+      this.filter = t.value === "*" ? null : new CidrSet([t.value]);
+      this.entity = null;
+    } else {
+      this.maxHosts = 1;
+      this.hosts = null;
+      this.filter = null;
+      const value = t.kind === "host" || t.kind === "exporter" ? canonicalAddress(t.value) : t.value;
+      this.entity = { kind: t.kind, value };
+    }
+    this.rowPeriod = new Float64Array(rows).fill(-1);
+    this.num = new Float64Array(rows);
+    this.den = new Float64Array(rows);
+    this.activeSlot = new Float64Array(rows).fill(-1);
+    // Idle time counts from when the rule was loaded for a target not seen since.
+    this.lastSeen = new Float64Array(rows).fill(opts.now);
+    this.closedPeriod = new Float64Array(rows).fill(-1);
+    this.closedNum = new Float64Array(rows);
+    this.closedDen = new Float64Array(rows);
+    this.distinct = new Array<DistinctSet | null>(rows).fill(null);
+    this.alerts = new Array<AlertRecord | null>(rows).fill(null);
+  }
+
+  get rows(): number {
+    return this.hosts === null ? 1 : this.hosts.size;
+  }
+
+  get memoryBytes(): number {
+    let n = this.rowPeriod.byteLength * 8;
+    if (this.hosts !== null) n += this.hosts.bytes;
+    for (const d of this.distinct) if (d !== null) n += d.bytes + 32;
+    return n;
+  }
+
+  /** The row of a local host (added, growing the table, if new); -1 when refused. */
+  private hostRow(f: IngestFlow, side: typeof SRC | typeof DST): number {
+    const table = this.hosts as KeyTable;
+    hashAddress(f, side);
+    const h1 = addrHash.h1;
+    const h2 = addrHash.h2;
+    let s = table.find(h1, h2);
+    if (s >= 0) return s;
+    if (table.size >= table.capacity) {
+      if (table.capacity >= this.maxHosts) {
+        this.overflows++;
+        return -1;
+      }
+      this.growRows(Math.min(this.maxHosts, table.capacity * 2));
+    }
+    s = table.add(h1, h2, side === SRC ? f.srcAddr : f.dstAddr);
+    this.resetRow(s);
+    this.rowPeriod[s] = this.period;
+    this.closedPeriod[s] = -1;
+    return s;
+  }
+
+  private growRows(capacity: number): void {
+    (this.hosts as KeyTable).grow(capacity);
+    const grow = (a: Float64Array, fill: number) => {
+      const b = new Float64Array(capacity).fill(fill);
+      b.set(a);
+      return b;
+    };
+    this.rowPeriod = grow(this.rowPeriod, -1);
+    this.num = grow(this.num, 0);
+    this.den = grow(this.den, 0);
+    this.activeSlot = grow(this.activeSlot, -1);
+    this.lastSeen = grow(this.lastSeen, 0);
+    this.closedPeriod = grow(this.closedPeriod, -1);
+    this.closedNum = grow(this.closedNum, 0);
+    this.closedDen = grow(this.closedDen, 0);
+    for (let i = this.distinct.length; i < capacity; i++) {
+      this.distinct.push(null);
+      this.alerts.push(null);
+    }
+  }
+
+  private resetRow(s: number): void {
+    this.num[s] = 0;
+    this.den[s] = 0;
+    this.activeSlot[s] = -1;
+    this.distinct[s]?.clear();
+  }
+
+  /** Moves a row's counters of an ended period aside (a record of the next period arrived first). */
+  private roll(s: number): void {
+    this.closedPeriod[s] = this.rowPeriod[s] as number;
+    this.closedNum[s] = this.isDistinct() ? (this.distinct[s]?.size ?? 0) : (this.num[s] as number);
+    this.closedDen[s] = this.den[s] as number;
+    this.resetRow(s);
+    this.rowPeriod[s] = this.period;
+  }
+
+  private isDistinct(): boolean {
+    return this.metric === M_PEERS || this.metric === M_PORTS;
+  }
+
+  /** A local-hosts rule: adds the record to each local side's row. */
+  addLocal(f: IngestFlow, srcLocal: boolean, dstLocal: boolean, wall: number): void {
+    const filter = this.filter;
+    if (srcLocal && (filter === null || filter.hasSide(f, SRC))) {
+      const s = this.hostRow(f, SRC);
+      if (s >= 0) this.add(s, f, SRC, wall);
+    }
+    if (dstLocal && (filter === null || filter.hasSide(f, DST))) {
+      const s = this.hostRow(f, DST);
+      if (s >= 0) this.add(s, f, DST, wall);
+    }
+  }
+
+  /** Adds one record to row `s`, the target being the record's `role` side. */
+  add(s: number, f: IngestFlow, role: Role, wall: number): void {
+    if (this.rowPeriod[s] !== this.period) this.roll(s);
+    this.lastSeen[s] = wall;
+    switch (this.metric) {
+      case M_BYTES:
+      case M_BPS:
+        this.num[s] = (this.num[s] as number) + f.srcToDstBytes + f.dstToSrcBytes;
+        return;
+      case M_BYTES_SENT:
+        this.num[s] =
+          (this.num[s] as number) +
+          (role === SRC ? f.srcToDstBytes : role === DST ? f.dstToSrcBytes : f.srcToDstBytes + f.dstToSrcBytes);
+        return;
+      case M_BYTES_RCVD:
+        this.num[s] =
+          (this.num[s] as number) +
+          (role === SRC ? f.dstToSrcBytes : role === DST ? f.srcToDstBytes : f.srcToDstBytes + f.dstToSrcBytes);
+        return;
+      case M_PACKETS:
+      case M_PPS:
+        this.num[s] = (this.num[s] as number) + f.srcToDstPackets + f.dstToSrcPackets;
+        return;
+      case M_FLOWS:
+        this.num[s] = (this.num[s] as number) + 1;
+        return;
+      case M_DNS_BYTES:
+        if (matchesApplication(f.l7, "DNS")) this.num[s] = (this.num[s] as number) + f.srcToDstBytes + f.dstToSrcBytes;
+        return;
+      case M_P2P_BYTES:
+        if (f.l7Category === P2P_CATEGORY)
+          this.num[s] = (this.num[s] as number) + f.srcToDstBytes + f.dstToSrcBytes;
+        return;
+      case M_APP_BYTES: {
+        // Decoded names are shared strings: the last answer is reused for the same name.
+        const l7 = f.l7;
+        if (l7 !== this.lastL7) {
+          this.lastL7 = l7;
+          this.lastL7Match = matchesApplication(l7, this.app);
+        }
+        if (this.lastL7Match) this.num[s] = (this.num[s] as number) + f.srcToDstBytes + f.dstToSrcBytes;
+        return;
+      }
+      case M_ACTIVITY: {
+        // 10 s slots of flow time the target's records cover, counted once each (records
+        // arrive roughly in time order, so "covered up to" is enough).
+        const last = Math.floor(f.lastSeenMs / ACTIVITY_SLOT_MS);
+        let first = Math.floor(f.firstSeenMs / ACTIVITY_SLOT_MS);
+        const done = this.activeSlot[s] as number;
+        if (first <= done) first = done + 1;
+        if (last >= first) {
+          this.num[s] = (this.num[s] as number) + (last - first + 1);
+          this.activeSlot[s] = last;
+        }
+        return;
+      }
+      case M_IDLE:
+        return;
+      case M_RETX:
+        if (f.proto === TCP) {
+          this.num[s] = (this.num[s] as number) + f.srcRetransmits + f.dstRetransmits;
+          this.den[s] = (this.den[s] as number) + f.srcToDstPackets + f.dstToSrcPackets;
+        }
+        return;
+      case M_CLIENT_LAT:
+        if (f.clientNwLatencyUs !== ABSENT) {
+          this.num[s] = (this.num[s] as number) + f.clientNwLatencyUs;
+          this.den[s] = (this.den[s] as number) + 1;
+        }
+        return;
+      case M_SERVER_LAT:
+        if (f.serverNwLatencyUs !== ABSENT) {
+          this.num[s] = (this.num[s] as number) + f.serverNwLatencyUs;
+          this.den[s] = (this.den[s] as number) + 1;
+        }
+        return;
+      case M_PEERS: {
+        const set = this.distinctOf(s);
+        if (role !== SRC) {
+          hashAddress(f, SRC);
+          set.add(addrHash.h1);
+        }
+        if (role !== DST) {
+          hashAddress(f, DST);
+          set.add(addrHash.h1);
+        }
+        return;
+      }
+      case M_PORTS:
+        this.distinctOf(s).add((f.proto << 16) | f.dstPort);
+        return;
+    }
+  }
+
+  private distinctOf(s: number): DistinctSet {
+    let d = this.distinct[s];
+    if (d == null) {
+      d = new DistinctSet(DISTINCT_COUNT_CAP);
+      this.distinct[s] = d;
+    }
+    return d;
+  }
+
+  private valueOf(s: number, num: number, den: number, now: number): number | undefined {
+    const secs = this.windowMs / 1000;
+    switch (this.metric) {
+      case M_BPS:
+        return (num * 8) / secs;
+      case M_PPS:
+        return num / secs;
+      case M_ACTIVITY:
+        return Math.min(num * (ACTIVITY_SLOT_MS / 1000), secs);
+      case M_IDLE:
+        return Math.max(0, Math.floor((now - (this.lastSeen[s] as number)) / 1000));
+      case M_RETX:
+        return den > 0 ? num / den : undefined;
+      case M_CLIENT_LAT:
+      case M_SERVER_LAT:
+        return den > 0 ? num / den / 1000 : undefined;
+      default:
+        return num;
+    }
+  }
+
+  /** The value of the period being counted now, so far (API, tests). */
+  currentValue(s = 0, now = Date.now()): number | undefined {
+    if (this.rowPeriod[s] !== this.period) return this.valueOf(s, 0, 0, now);
+    const num = this.isDistinct() ? (this.distinct[s]?.size ?? 0) : (this.num[s] as number);
+    return this.valueOf(s, num, this.den[s] as number, now);
+  }
+
+  private holds(v: number): boolean {
+    const t = this.def.value;
+    switch (this.def.operator) {
+      case ">":
+        return v > t;
+      case ">=":
+        return v >= t;
+      case "<":
+        return v < t;
+      case "<=":
+        return v <= t;
+    }
+  }
+
+  /** Back across the threshold by at least the hysteresis (0: merely not holding). */
+  private cleared(v: number): boolean {
+    if (this.holds(v)) return false;
+    const h = this.def.hysteresis;
+    if (h === 0) return true;
+    return this.upper ? v <= this.def.value - h : v >= this.def.value + h;
+  }
+
+  /**
+   * Starts an evaluation cycle at `now`: closes the period if it ended. Returns the rows to
+   * visit (visit() each, in any number of slices, then endCycle()).
+   */
+  beginCycle(now: number): number[] {
+    const p = Math.floor(now / this.windowMs);
+    if (p > this.period) {
+      this.judging = this.period;
+      this.period = p;
+    } else this.judging = -1;
+    if (this.hosts === null) return [0];
+    return this.hosts.slots();
+  }
+
+  get closingPeriod(): boolean {
+    return this.judging >= 0;
+  }
+
+  /** Judges one row; returns false when the row was removed (a local host gone quiet). */
+  visit(s: number, now: number): boolean {
+    if (this.hosts !== null && (this.hosts.labels[s] ?? "") === "") return false;
+    let v: number | undefined;
+    let final: boolean;
+    const c = this.judging;
+    if (this.metric === M_IDLE) {
+      v = this.valueOf(s, 0, 0, now);
+      final = true;
+    } else if (c >= 0) {
+      final = true;
+      if (this.rowPeriod[s] === c) {
+        const num = this.isDistinct() ? (this.distinct[s]?.size ?? 0) : (this.num[s] as number);
+        v = this.valueOf(s, num, this.den[s] as number, now);
+      } else if (this.closedPeriod[s] === c) v = this.valueOf(s, this.closedNum[s] as number, this.closedDen[s] as number, now);
+      else v = this.valueOf(s, 0, 0, now);
+      // A period the rule saw only part of cannot tell that something stayed low.
+      if (!this.upper && c * this.windowMs < this.startedMs) v = undefined;
+    } else {
+      if (!this.upper || !MONOTONIC.has(this.metric) || this.rowPeriod[s] !== this.period) return true;
+      v = this.currentValue(s, now);
+      final = false;
+    }
+    this.decide(s, v, final, now);
+    if (
+      this.hosts !== null &&
+      c >= 0 &&
+      this.metric !== M_IDLE &&
+      this.alerts[s] === null &&
+      this.rowPeriod[s] !== this.period &&
+      this.rowPeriod[s] !== c &&
+      this.closedPeriod[s] !== c
+    ) {
+      // Nothing in the judged period nor the current one, nothing engaged: the row is freed.
+      this.hosts.remove(s);
+      this.resetRow(s);
+      this.distinct[s] = null;
+      return false;
+    }
+    return true;
+  }
+
+  endCycle(): void {
+    this.judging = -1;
+  }
+
+  private decide(s: number, v: number | undefined, final: boolean, now: number): void {
+    const a = this.alerts[s] ?? null;
+    if (a !== null && a.state !== "engaged") this.alerts[s] = null;
+    const engaged = a !== null && a.state === "engaged" ? a : null;
+    if (v === undefined) {
+      if (final && engaged !== null && this.judging >= 0) {
+        this.emitter.releaseThreshold(this, engaged, now);
+        this.alerts[s] = null;
+      }
+      return;
+    }
+    if (engaged !== null) {
+      engaged.value = round(v);
+      if (this.upper ? v > engaged.peak : v < engaged.peak) engaged.peak = round(v);
+      if (this.holds(v)) {
+        engaged.lastSeenMs = now;
+        engaged.hits++;
+      } else if (final && this.cleared(v)) {
+        this.emitter.releaseThreshold(this, engaged, now);
+        this.alerts[s] = null;
+      }
+      return;
+    }
+    if (!this.holds(v)) return;
+    const entity = this.entity ?? { kind: "host", value: (this.hosts as KeyTable).labels[s] as string };
+    this.alerts[s] = this.emitter.engageThreshold(this, entity, round(v), now);
+  }
+
+  /** Takes back an alert engaged before a restart (or a reload that kept the rule). */
+  adopt(a: AlertRecord): boolean {
+    if (this.hosts === null) {
+      if (this.entity === null || a.entity.kind !== this.entity.kind || a.entity.value !== this.entity.value) return false;
+      this.alerts[0] = a;
+      return true;
+    }
+    if (a.entity.kind !== "host") return false;
+    hashAddressText(a.entity.value);
+    const h1 = addrHash.h1;
+    const h2 = addrHash.h2;
+    let s = this.hosts.find(h1, h2);
+    if (s < 0) {
+      if (this.hosts.size >= this.hosts.capacity) {
+        if (this.hosts.capacity >= this.maxHosts) return false;
+        this.growRows(Math.min(this.maxHosts, this.hosts.capacity * 2));
+      }
+      s = this.hosts.add(h1, h2, a.entity.value);
+      this.resetRow(s);
+      this.rowPeriod[s] = -1;
+      this.closedPeriod[s] = -1;
+      this.lastSeen[s] = this.startedMs;
+    }
+    this.alerts[s] = a;
+    return true;
+  }
+}
+
+function round(v: number): number {
+  return Math.round(v * 1000) / 1000;
+}

@@ -1,0 +1,115 @@
+// Helpers of the operator's control-plane tests: a client with admin rights, namespaces, a
+// ServiceAccount bound to exactly OPERATOR_RBAC, and matching a live object against a desired one.
+import assert from "node:assert/strict";
+import { type ControlPlane, waitFor } from "@flowlens/testkit";
+import { KubeConfig } from "@kubernetes/client-node";
+import { pino } from "pino";
+import { KubeClient, type KubeObject } from "./kube/client.js";
+import type { ResourceType } from "./kube/resources.js";
+import { OPERATOR_RBAC } from "./rbac.js";
+
+export const quietLogger = () => pino({ level: process.env.FLOWLENS_TEST_LOG ?? "silent" });
+
+const rt = (group: string, version: string, plural: string, kind: string): ResourceType => ({
+  group,
+  version,
+  plural,
+  kind,
+});
+export const EXTRA = {
+  namespaces: rt("", "v1", "namespaces", "Namespace"),
+  serviceAccounts: rt("", "v1", "serviceaccounts", "ServiceAccount"),
+  clusterRoles: rt("rbac.authorization.k8s.io", "v1", "clusterroles", "ClusterRole"),
+  clusterRoleBindings: rt("rbac.authorization.k8s.io", "v1", "clusterrolebindings", "ClusterRoleBinding"),
+};
+
+/** A client with the control plane's admin token and no RBAC self-check: the test's own hands. */
+export function adminClient(cp: ControlPlane): KubeClient {
+  return new KubeClient(cp.kubeConfig, { enforceRbac: false, fieldManager: "test-admin" });
+}
+
+export async function createNamespace(admin: KubeClient, name: string): Promise<void> {
+  await admin.create(EXTRA.namespaces, "", { apiVersion: "v1", kind: "Namespace", metadata: { name } });
+}
+
+/**
+ * A kubeconfig for a ServiceAccount bound (ClusterRoleBinding) to a ClusterRole with exactly
+ * OPERATOR_RBAC: the operator run with it proves the rules are enough.
+ */
+export async function operatorKubeConfig(cp: ControlPlane, admin: KubeClient, namespace: string): Promise<KubeConfig> {
+  const name = "flowlens-operator";
+  await admin.create(EXTRA.serviceAccounts, namespace, { apiVersion: "v1", kind: "ServiceAccount", metadata: { name } });
+  await admin.create(EXTRA.clusterRoles, "", {
+    apiVersion: "rbac.authorization.k8s.io/v1",
+    kind: "ClusterRole",
+    metadata: { name },
+    rules: OPERATOR_RBAC,
+  });
+  await admin.create(EXTRA.clusterRoleBindings, "", {
+    apiVersion: "rbac.authorization.k8s.io/v1",
+    kind: "ClusterRoleBinding",
+    metadata: { name },
+    roleRef: { apiGroup: "rbac.authorization.k8s.io", kind: "ClusterRole", name },
+    subjects: [{ kind: "ServiceAccount", name, namespace }],
+  });
+  const tokenRequest = await admin.create<KubeObject & { status?: { token?: string } }>(
+    { ...EXTRA.serviceAccounts, plural: `serviceaccounts/${name}/token` },
+    namespace,
+    { apiVersion: "authentication.k8s.io/v1", kind: "TokenRequest", spec: { expirationSeconds: 3600 } },
+  );
+  const token = tokenRequest.status?.token;
+  assert.ok(token, "TokenRequest returned a token");
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: "test", server: cp.server, caFile: cp.caFile }],
+    users: [{ name, token }],
+    contexts: [{ name: "test", cluster: "test", user: name }],
+    currentContext: "test",
+  });
+  return kc;
+}
+
+export function eventually<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 20_000) {
+  return waitFor(what, probe, { timeoutMs, intervalMs: 150 });
+}
+
+/**
+ * Every field of `desired` is in `live` with the same value (the API server adds defaults, and
+ * may turn an int-or-string into either): arrays element by element, same length. client-node
+ * model names (`_from`) are read as their JSON names.
+ */
+export function assertSubset(live: unknown, desired: unknown, path = "$"): void {
+  if (desired === undefined) return;
+  if (Array.isArray(desired)) {
+    assert.ok(Array.isArray(live), `${path}: expected an array, got ${JSON.stringify(live)}`);
+    assert.equal(live.length, desired.length, `${path}: length`);
+    desired.forEach((d, i) => assertSubset(live[i], d, `${path}[${i}]`));
+    return;
+  }
+  if (desired !== null && typeof desired === "object") {
+    assert.ok(live !== null && typeof live === "object", `${path}: expected an object, got ${JSON.stringify(live)}`);
+    for (const [k, v] of Object.entries(desired)) {
+      const key = k.startsWith("_") ? k.slice(1) : k;
+      assertSubset((live as Record<string, unknown>)[key], v, `${path}.${key}`);
+    }
+    return;
+  }
+  assert.equal(String(live), String(desired), `${path}`);
+}
+
+export async function metricsText(port: number): Promise<string> {
+  const res = await fetch(`http://127.0.0.1:${port}/metrics`);
+  return res.text();
+}
+
+/** The sum of a metric's samples in Prometheus text, optionally filtered by a label substring. */
+export function metricValue(text: string, name: string, labelFilter = ""): number {
+  let sum = 0;
+  for (const line of text.split("\n")) {
+    if (!line.startsWith(name)) continue;
+    const m = /^([a-z_]+)(\{[^}]*\})? (\S+)$/.exec(line);
+    if (!m || m[1] !== name || !(m[2] ?? "").includes(labelFilter)) continue;
+    sum += Number(m[3]);
+  }
+  return sum;
+}
