@@ -1,14 +1,21 @@
-// The aggregator component: live state, the ingest pipeline every transport feeds, HTTP (API,
-// metrics, health). Transports (gRPC, NATS, the in-process path of `flowlens up`) plug in;
-// stop() stops ingest first, so that what was acknowledged is what is in the state.
+// The aggregator component: live state, the ingest pipeline every transport feeds, the alert
+// engine watching what it applies (with its notification dispatcher and rules file), HTTP (API,
+// metrics, health). Transports (gRPC, NATS, the collector, the in-process path of `flowlens up`)
+// plug in; stop() stops ingest first, so that what was acknowledged is what is in the state,
+// then the alerts (saved for the next start) and the notifications still queued.
+import type { pb } from "@flowlens/contracts";
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import { collectDefaultMetrics, Registry } from "prom-client";
+import { AlertEngine } from "./alerts/engine.js";
+import { NotificationDispatcher } from "./alerts/notify/dispatcher.js";
+import { loadRules, RulesWatcher } from "./alerts/rules-loader.js";
 import { buildHttpServer } from "./api/server.js";
 import { SequenceDeduper } from "./ingest/dedupe.js";
 import { IngestPipeline } from "./ingest/pipeline.js";
-import { registerAggregatorMetrics, registerTransportMetrics } from "./metrics.js";
+import { registerAggregatorMetrics, registerAlertMetrics, registerTransportMetrics } from "./metrics.js";
 import { LocalNetworks } from "./networks.js";
+import { MessageViews } from "./state/ingest-flow.js";
 import { LiveState } from "./state/live-state.js";
 import type { StateConfig } from "./state/types.js";
 
@@ -28,6 +35,19 @@ export interface AggregatorOptions {
   topHosts: number;
   state: StateConfig;
   shutdownGraceMs: number;
+  alerts?: AlertsOptions;
+}
+
+export interface AlertsOptions {
+  /** A rules file or directory (--alert-rules), watched; none: the default rules only. */
+  rulesPath?: string;
+  /** Where past and engaged alerts persist (--data-dir); none: memory only. */
+  dataDir?: string;
+  /** The default rule set (on unless turned off). */
+  defaultRules?: boolean;
+  /** Evaluation period (tests shorten it). */
+  evaluateIntervalMs?: number;
+  rulesPollMs?: number;
 }
 
 export class Aggregator {
@@ -35,6 +55,10 @@ export class Aggregator {
   readonly state: LiveState;
   readonly ingest: IngestPipeline;
   readonly deduper = new SequenceDeduper();
+  readonly alerts: AlertEngine;
+  readonly notifications: NotificationDispatcher;
+  private rulesWatcher: RulesWatcher | undefined;
+  private readonly collectedViews = new MessageViews();
   private readonly transports: IngestTransport[] = [];
   private http: FastifyInstance | undefined;
   private ready = false;
@@ -52,6 +76,51 @@ export class Aggregator {
       ingest: this.ingest,
       topHosts: options.topHosts,
     });
+    const alerts = options.alerts ?? {};
+    this.notifications = new NotificationDispatcher({
+      logger: logger.child({ component: "notify" }),
+      registry: this.registry,
+    });
+    this.alerts = new AlertEngine({
+      logger: logger.child({ component: "alerts" }),
+      sink: this.notifications,
+      localNetworks: options.localNetworks,
+      ...(alerts.dataDir !== undefined ? { dataDir: alerts.dataDir } : {}),
+      ...(alerts.evaluateIntervalMs !== undefined ? { evaluateIntervalMs: alerts.evaluateIntervalMs } : {}),
+    });
+    this.ingest.observer = this.alerts;
+    registerAlertMetrics(this.registry, this.alerts);
+  }
+
+  /**
+   * Flows from the collector (NetFlow/IPFIX/sFlow exporters): counted by the state and seen by
+   * the alert engine, as agents' flows are by the pipeline.
+   */
+  applyCollected(flows: readonly pb.Flow[], exporter: string): void {
+    this.state.applyBatch(flows, { node: "collector", agentId: exporter });
+    const n = this.collectedViews.fill(flows);
+    try {
+      this.alerts.observeRecords(this.collectedViews.views, n, "collector");
+    } finally {
+      this.collectedViews.release(n);
+    }
+  }
+
+  /** Loads the rules (the rules path must exist: RulesPathError otherwise) and starts the engine. */
+  private startAlerts(): void {
+    const a = this.options.alerts ?? {};
+    const withDefaults = a.defaultRules !== false;
+    if (a.rulesPath !== undefined) {
+      this.rulesWatcher = new RulesWatcher(
+        a.rulesPath,
+        (rules) => this.alerts.setRules(rules),
+        this.logger.child({ component: "alerts" }),
+        withDefaults,
+        a.rulesPollMs,
+      );
+      this.rulesWatcher.start();
+    } else this.alerts.setRules(loadRules(undefined, withDefaults));
+    this.alerts.start();
   }
 
   /** Adds a transport; started by start(), or at once if already started. */
@@ -62,11 +131,13 @@ export class Aggregator {
   }
 
   async start(): Promise<void> {
+    this.startAlerts();
     this.http = await buildHttpServer({
       state: this.state,
       registry: this.registry,
       logger: this.logger,
       ready: () => this.ready,
+      alerts: { engine: this.alerts },
     });
     await this.http.listen({ port: this.options.httpPort, host: this.options.httpHost ?? "0.0.0.0" });
     const addr = this.http.server.address();
@@ -94,6 +165,10 @@ export class Aggregator {
       ),
     );
     await this.http?.close();
+    this.rulesWatcher?.stop();
+    await this.alerts.stop();
+    const left = await this.notifications.stop(Date.now() + grace);
+    if (left.undelivered > 0) this.logger.warn({ undelivered: left.undelivered }, "notifications left undelivered");
     const totals = this.state.totals();
     this.logger.info({ flows: totals.flows, batches: totals.batches }, "aggregator stopped");
   }

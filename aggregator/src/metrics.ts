@@ -2,6 +2,7 @@
 // counted twice: the state is the one place numbers live). Cardinality follows DESIGN.md:
 // per-host series only for the top-K hosts, everything else bounded aggregates.
 import { Counter, Gauge, Histogram, type Registry } from "prom-client";
+import type { AlertEngine } from "./alerts/engine.js";
 import { type IngestPipeline, TRANSPORTS } from "./ingest/pipeline.js";
 import type { LiveState } from "./state/live-state.js";
 import type { InterfaceCounterDeltas } from "./state/types.js";
@@ -328,4 +329,95 @@ export function registerTransportMetrics(
       );
     }
   }
+}
+
+/** The alert engine's numbers: engaged alerts, evaluation cost, check memory, store, drops. */
+export function registerAlertMetrics(registry: Registry, engine: AlertEngine): void {
+  mirroredGauge(
+    registry,
+    "flowlens_alerts_engaged",
+    "Alerts engaged now, by rule and severity",
+    ["rule", "severity"],
+    () => engine.engagedCounts(),
+  );
+  mirroredGauge(registry, "flowlens_alert_rules", "Alert rules loaded, by state", ["state"], () => {
+    const s = engine.ruleStatuses();
+    const accepted = s.filter((r) => r.accepted).length;
+    return [
+      [{ state: "accepted" }, accepted],
+      [{ state: "refused" }, s.length - accepted],
+    ];
+  });
+  const st = engine.stats;
+  mirroredCounter(registry, "flowlens_alert_evaluations_total", "Alert evaluation cycles run", [], () => [
+    [{}, st.evaluations],
+  ]);
+  mirroredCounter(
+    registry,
+    "flowlens_alert_evaluations_skipped_total",
+    "Alert evaluation cycles skipped because the previous one was still running",
+    [],
+    () => [[{}, st.evaluationsSkipped]],
+  );
+  mirroredGauge(
+    registry,
+    "flowlens_alert_evaluation_seconds",
+    "CPU time of the last alert evaluation cycle (its slices added up)",
+    [],
+    () => [[{}, st.evaluationSeconds]],
+  );
+  mirroredGauge(
+    registry,
+    "flowlens_alert_evaluation_slice_seconds",
+    "Longest time the last evaluation cycle held the event loop (ingest waits this long at most)",
+    [],
+    () => [[{}, st.longestSliceSeconds]],
+  );
+  mirroredCounter(registry, "flowlens_alert_records_total", "Flow records the alert engine looked at", [], () => [
+    [{}, st.records],
+  ]);
+  mirroredGauge(
+    registry,
+    "flowlens_alert_check_memory_bytes",
+    "Memory held by check tables and threshold counters",
+    [],
+    () => [[{}, engine.checkMemoryBytes()]],
+  );
+  mirroredGauge(
+    registry,
+    "flowlens_alert_threshold_targets",
+    "Targets (rows) threshold rules keep counters for",
+    [],
+    () => [[{}, st.thresholdRows]],
+  );
+  mirroredCounter(
+    registry,
+    "flowlens_alert_dropped_total",
+    "What the alert engine dropped, by reason",
+    ["reason"],
+    () => {
+      const store = engine.store.snapshotStats();
+      return [
+        [{ reason: "flow_alert_rate_limited" }, st.flowAlertsSuppressed],
+        [{ reason: "flow_alert_duplicate" }, st.flowAlertsDeduplicated],
+        [{ reason: "check_table_full" }, st.checkOverflows],
+        [{ reason: "check_error" }, st.observeErrors],
+        [{ reason: "past_alert_evicted" }, store.dropped],
+        [{ reason: "store_damaged_line" }, store.corruptLines],
+      ];
+    },
+  );
+  mirroredGauge(registry, "flowlens_alert_store_entries", "Past alerts held by the store", [], () => [
+    [{}, engine.store.snapshotStats().entries],
+  ]);
+  mirroredGauge(registry, "flowlens_alert_store_bytes", "Size of the past alerts log on disk", [], () => [
+    [{}, engine.store.snapshotStats().bytes],
+  ]);
+  mirroredCounter(
+    registry,
+    "flowlens_alert_store_write_errors_total",
+    "Failed writes of past or engaged alerts",
+    [],
+    () => [[{}, engine.store.snapshotStats().writeErrors + st.engagedWriteErrors]],
+  );
 }

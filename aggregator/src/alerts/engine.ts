@@ -11,6 +11,7 @@ import type { AlertCheckName, AlertRuleDefinition } from "@flowlens/contracts";
 import type { Logger } from "pino";
 import type { RecordObserver } from "../ingest/pipeline.js";
 import type { IngestFlow } from "../state/ingest-flow.js";
+import { EngagedFile } from "./engaged-file.js";
 import {
   BlacklistCheck,
   type FlowCheck,
@@ -32,7 +33,6 @@ import {
   type RecordCheck,
   SynFloodCheck,
 } from "./host-checks.js";
-import { EngagedFile } from "./engaged-file.js";
 import type { AlertEntity, AlertNotification, EndpointConfig } from "./notify/types.js";
 import { CidrSet } from "./record-keys.js";
 import { PastAlertStore } from "./store.js";
@@ -67,6 +67,8 @@ export interface LoadedRule {
   origin: string;
   name?: string;
   rule?: AlertRuleDefinition;
+  /** The rule's notify list as validated endpoints (with options); absent: the bare notify list. */
+  endpoints?: EndpointConfig[];
   errors: string[];
 }
 
@@ -242,7 +244,7 @@ export class AlertEngine implements RecordObserver, ThresholdEmitter {
         continue;
       }
       seen.add(l.rule.name);
-      const fingerprint = JSON.stringify(l.rule);
+      const fingerprint = JSON.stringify([l.rule, l.endpoints ?? null]);
       const prev = old.get(l.rule.name);
       if (prev !== undefined && prev.fingerprint === fingerprint) {
         prev.origin = l.origin;
@@ -251,7 +253,7 @@ export class AlertEngine implements RecordObserver, ThresholdEmitter {
         continue;
       }
       try {
-        next.push(this.compile(l.rule, l.origin, fingerprint));
+        next.push(this.compile(l.rule, l.origin, fingerprint, l.endpoints));
       } catch (err) {
         refused.push({ ...l, rule: undefined, errors: [`${l.origin}: ${(err as Error).message}`] });
       }
@@ -302,13 +304,18 @@ export class AlertEngine implements RecordObserver, ThresholdEmitter {
     this.restored.clear();
   }
 
-  private compile(def: AlertRuleDefinition, origin: string, fingerprint: string): ActiveRule {
+  private compile(
+    def: AlertRuleDefinition,
+    origin: string,
+    fingerprint: string,
+    endpoints: EndpointConfig[] | undefined,
+  ): ActiveRule {
     const r: ActiveRule = {
       def,
       origin,
       fingerprint,
       quietMs: 60_000,
-      endpoints: def.notify.map((n) => ({ kind: n.kind, target: n.target })),
+      endpoints: endpoints ?? def.notify.map((n) => ({ kind: n.kind, target: n.target })),
       engaged: 0,
       minuteStart: 0,
       minuteCount: 0,
@@ -552,8 +559,9 @@ export class AlertEngine implements RecordObserver, ThresholdEmitter {
     if (r !== undefined) {
       r.engaged = Math.max(0, r.engaged - 1);
       r.lastTransitionMs = now;
-      this.notify(r, "released", a);
     }
+    // A rule that is gone has no endpoints of its own left: the common ones still hear of it.
+    this.notify(r, "released", a);
   }
 
   /**
@@ -665,9 +673,10 @@ export class AlertEngine implements RecordObserver, ThresholdEmitter {
     }
   }
 
-  private notify(r: ActiveRule, event: AlertNotification["event"], a: AlertRecord): void {
+  private notify(r: ActiveRule | undefined, event: AlertNotification["event"], a: AlertRecord): void {
     const sink = this.options.sink;
-    const endpoints = this.options.endpoints?.length ? [...r.endpoints, ...this.options.endpoints] : r.endpoints;
+    const own = r?.endpoints ?? [];
+    const endpoints = this.options.endpoints?.length ? [...own, ...this.options.endpoints] : own;
     if (sink === undefined || endpoints.length === 0) return;
     const n: AlertNotification = {
       event,

@@ -15,6 +15,7 @@ import { defaultStateConfig, LiveState } from "../state/live-state.js";
 import { defaultRules } from "./default-rules.js";
 import { AlertEngine } from "./engine.js";
 import type { AlertNotification, EndpointConfig } from "./notify/types.js";
+import { rules } from "./testing.js";
 import type { AlertRecord } from "./types.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -110,4 +111,93 @@ describe("alerts on replayed captures (default rules)", { skip: haveData ? false
       assert.deepEqual(summary([...engine.engagedAlerts(), ...engine.pastAlerts()]), []);
     });
   }
+});
+
+describe("alerts on replayed captures (rules beyond the defaults)", {
+  skip: haveData ? false : `no test data at ${pcaps}`,
+}, () => {
+  const engineWith = (...rs: Array<Record<string, unknown>>) => {
+    const e = new AlertEngine({ logger: pino({ level: "silent" }) });
+    e.setRules([...defaultRules(), ...rules(...rs)]);
+    return e;
+  };
+
+  // wikipedia.pcap: 141.142.220.118 asks its resolver for upload.wikimedia.org.ncsa.uiuc.edu
+  // four times and gets NXDOMAIN each time (the search domain), among good answers.
+  it("wikipedia.pcap: a burst of NXDOMAIN answers is one DNS error alert for the client", async () => {
+    const engine = engineWith({
+      name: "dns-burst",
+      severity: "warning",
+      check: { name: "dns-errors", params: { count: 4 } },
+    });
+    await replay("zeek/wikipedia.pcap", engine);
+    const alerts = engine.engagedAlerts();
+    assert.deepEqual(summary(alerts), ["dns-errors 141.142.220.118"]);
+    assert.equal(alerts[0]?.rule, "dns-burst");
+    assert.equal(alerts[0]?.value, 4);
+    assert.deepEqual(engine.pastAlerts(), []);
+  });
+
+  it("wikipedia.pcap: four errors stay under the default rule's five", async () => {
+    const engine = engineWithDefaults();
+    await replay("zeek/wikipedia.pcap", engine);
+    assert.deepEqual(summary([...engine.engagedAlerts(), ...engine.pastAlerts()]), []);
+  });
+
+  // rtsp.pcap: a lossy RTSP download, 7 TCP connections, 40% and more of the packets of each
+  // long one retransmitted; 52478 is exported twice (the first record, 8 packets, is below 50).
+  it("rtsp.pcap: one retransmission alert per lossy connection of 50 packets or more, and a host threshold", async () => {
+    const clock = { now: Date.now() };
+    const engine = new AlertEngine({ logger: pino({ level: "silent" }), clock: () => clock.now });
+    engine.setRules([
+      ...defaultRules(),
+      ...rules(
+        { name: "lossy", severity: "warning", check: { name: "retransmissions" } },
+        {
+          name: "lossy-server",
+          severity: "error",
+          threshold: {
+            target: { kind: "host", value: "10.2.2.2" },
+            metric: "retransmissionRatio",
+            window: "1m",
+            operator: ">",
+            value: 0.3,
+          },
+        },
+      ),
+    ]);
+    await replay("ndpi/rtsp.pcap", engine);
+    const past = engine.pastAlerts();
+    assert.deepEqual(
+      past.map((a) => a.check),
+      Array(6).fill("retransmissions"),
+    );
+    const ports = past.map((a) => /:(\d+) ->/.exec(a.labels.flow ?? "")?.[1]).sort();
+    assert.deepEqual(ports, ["52472", "52474", "52476", "52478", "52480", "52482"]);
+    assert.equal(new Set(past.map((a) => a.entity.value)).size, 6, "one per Community ID");
+    for (const a of past) assert.ok(a.value > 0.4 && a.value <= 0.5, `${a.summary}`);
+    // The host threshold (a ratio: not judged early) is judged when its minute ends.
+    await engine.evaluate();
+    assert.deepEqual(engine.engagedAlerts(), []);
+    clock.now = (Math.floor(clock.now / 60_000) + 1) * 60_000 + 1000;
+    await engine.evaluate();
+    const judged = engine;
+    const [a] = judged.engagedAlerts();
+    assert.equal(a?.entity.value, "10.2.2.2");
+    assert.ok((a?.value ?? 0) > 0.4, `ratio ${a?.value}`);
+  });
+
+  it("tcp_retransmit-fast009.pcap: 3 of 39 packets retransmitted is below the default bound, above a tighter one", async () => {
+    const quiet = engineWithDefaults();
+    await replay("zeek/tcp_retransmit-fast009.pcap", quiet);
+    assert.deepEqual(summary(quiet.pastAlerts()), []);
+    const tight = engineWith({
+      name: "tight",
+      severity: "info",
+      check: { name: "retransmissions", params: { ratio: "0.05", minPackets: 20 } },
+    });
+    await replay("zeek/tcp_retransmit-fast009.pcap", tight);
+    assert.deepEqual(summary(tight.pastAlerts()), ["retransmissions 192.168.0.27"]);
+    assert.equal(tight.pastAlerts()[0]?.value, 0.077);
+  });
 });

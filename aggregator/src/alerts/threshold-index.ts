@@ -111,6 +111,11 @@ export class ThresholdIndex {
   }
 
   observe(flows: readonly IngestFlow[], count: number, node: string, wall: number): void {
+    const rules = this.rules;
+    for (let i = 0; i < rules.length; i++) {
+      const r = rules[i] as ThresholdRule;
+      if (wall >= r.periodEndMs) r.advance(wall);
+    }
     const nodeRules = this.nodes.size > 0 ? this.nodes.get(node) : undefined;
     const hosts = this.hostKeys.size > 0;
     const v4n = this.v4Prefixes.length;

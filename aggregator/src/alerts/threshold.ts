@@ -115,6 +115,10 @@ export class ThresholdRule {
   readonly upper: boolean;
   /** The period (index of windowMs since the epoch) counters are being added to. */
   period: number;
+  /** When the period ends (ingest moves to the next one at the first batch after). */
+  periodEndMs: number;
+  /** The last period judged. */
+  private judgedThrough: number;
   /** Set during an evaluation cycle that closes a period: the period being judged. */
   private judging = -1;
   private readonly startedMs: number;
@@ -153,6 +157,8 @@ export class ThresholdRule {
     this.upper = def.operator === ">" || def.operator === ">=";
     this.startedMs = opts.now;
     this.period = Math.floor(opts.now / this.windowMs);
+    this.periodEndMs = (this.period + 1) * this.windowMs;
+    this.judgedThrough = this.period - 1;
     const t = def.target;
     let rows = 1;
     if (t.kind === "local-hosts") {
@@ -298,8 +304,7 @@ export class ThresholdRule {
         if (matchesApplication(f.l7, "DNS")) this.num[s] = (this.num[s] as number) + f.srcToDstBytes + f.dstToSrcBytes;
         return;
       case M_P2P_BYTES:
-        if (f.l7Category === P2P_CATEGORY)
-          this.num[s] = (this.num[s] as number) + f.srcToDstBytes + f.dstToSrcBytes;
+        if (f.l7Category === P2P_CATEGORY) this.num[s] = (this.num[s] as number) + f.srcToDstBytes + f.dstToSrcBytes;
         return;
       case M_APP_BYTES: {
         // Decoded names are shared strings: the last answer is reused for the same name.
@@ -426,13 +431,20 @@ export class ThresholdRule {
    * visit (visit() each, in any number of slices, then endCycle()).
    */
   beginCycle(now: number): number[] {
-    const p = Math.floor(now / this.windowMs);
-    if (p > this.period) {
-      this.judging = this.period;
-      this.period = p;
+    this.advance(now);
+    if (this.period - 1 > this.judgedThrough) {
+      this.judging = this.period - 1;
+      this.judgedThrough = this.judging;
     } else this.judging = -1;
     if (this.hosts === null) return [0];
     return this.hosts.slots();
+  }
+
+  /** Moves counting to the period `now` is in (records after a period's end count in the next). */
+  advance(now: number): void {
+    if (now < this.periodEndMs) return;
+    this.period = Math.floor(now / this.windowMs);
+    this.periodEndMs = (this.period + 1) * this.windowMs;
   }
 
   get closingPeriod(): boolean {
@@ -453,7 +465,8 @@ export class ThresholdRule {
       if (this.rowPeriod[s] === c) {
         const num = this.isDistinct() ? (this.distinct[s]?.size ?? 0) : (this.num[s] as number);
         v = this.valueOf(s, num, this.den[s] as number, now);
-      } else if (this.closedPeriod[s] === c) v = this.valueOf(s, this.closedNum[s] as number, this.closedDen[s] as number, now);
+      } else if (this.closedPeriod[s] === c)
+        v = this.valueOf(s, this.closedNum[s] as number, this.closedDen[s] as number, now);
       else v = this.valueOf(s, 0, 0, now);
       // A period the rule saw only part of cannot tell that something stayed low.
       if (!this.upper && c * this.windowMs < this.startedMs) v = undefined;
@@ -516,7 +529,8 @@ export class ThresholdRule {
   /** Takes back an alert engaged before a restart (or a reload that kept the rule). */
   adopt(a: AlertRecord): boolean {
     if (this.hosts === null) {
-      if (this.entity === null || a.entity.kind !== this.entity.kind || a.entity.value !== this.entity.value) return false;
+      if (this.entity === null || a.entity.kind !== this.entity.kind || a.entity.value !== this.entity.value)
+        return false;
       this.alerts[0] = a;
       return true;
     }

@@ -6,6 +6,7 @@ import Fastify, { type FastifyBaseLogger, type FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import type { Registry } from "prom-client";
 import { type LiveState, StateQueryError } from "../state/live-state.js";
+import { type AlertRoutesDeps, registerAlertRoutes } from "./alert-routes.js";
 import { ApiError, errorBody } from "./errors.js";
 import { registerApiRoutes } from "./routes.js";
 
@@ -16,6 +17,8 @@ export interface HttpServerDeps {
   /** Ready once ingest is up (readyz); healthy while the process serves (healthz). */
   ready: () => boolean;
   now?: () => number;
+  /** The alert engine behind /api/v1/alerts and /api/v1/alert-rules (absent: no such routes). */
+  alerts?: AlertRoutesDeps;
 }
 
 export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInstance> {
@@ -52,6 +55,7 @@ export async function buildHttpServer(deps: HttpServerDeps): Promise<FastifyInst
   });
 
   registerApiRoutes(app, { state: deps.state, now: deps.now ?? Date.now });
+  if (deps.alerts) registerAlertRoutes(app, { now: deps.now ?? Date.now, ...deps.alerts });
 
   app.get("/api/v1/openapi.json", async () => app.swagger());
   app.get("/metrics", async (_req, reply) => {

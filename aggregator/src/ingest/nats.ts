@@ -292,8 +292,10 @@ export class NatsIngest {
       { name: "reconnects", value: s.reconnects },
       { name: "consume_restarts", value: s.consumeRestarts },
       { name: "errors", value: s.errors },
-      ...(s.consumerLag !== undefined ? [{ name: "consumer_lag", value: s.consumerLag }] : []),
-      ...(s.ackPending !== undefined ? [{ name: "ack_pending", value: s.ackPending }] : []),
+      // Always present, 0 until the consumer's first info: the metric names are fixed when the
+      // transport registers them, before it has connected.
+      { name: "consumer_lag", value: s.consumerLag ?? 0 },
+      { name: "ack_pending", value: s.ackPending ?? 0 },
     ];
   }
 

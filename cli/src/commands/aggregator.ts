@@ -1,5 +1,5 @@
 // flowlens aggregator: ingest (gRPC, NATS JetStream), live state, metrics and REST API.
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import { parseListenAddress } from "@flowlens/agent";
 import {
   Aggregator,
@@ -40,6 +40,8 @@ export function aggregatorBaseOptions(cmd: string, values: Values, httpAddress: 
   }
   const state = defaultStateConfig();
   state.maxHosts = intOption(cmd, values, "max-hosts", 2, 50_000_000);
+  const rulesPath = stringOption(values, "alert-rules");
+  const dataDir = stringOption(values, "data-dir");
   return {
     ...(http.host ? { httpHost: http.host } : {}),
     httpPort: http.port,
@@ -47,7 +49,15 @@ export function aggregatorBaseOptions(cmd: string, values: Values, httpAddress: 
     topHosts: intOption(cmd, values, "top-hosts", 0, 10_000),
     state,
     shutdownGraceMs: 5000,
+    alerts: { ...(rulesPath ? { rulesPath } : {}), ...(dataDir ? { dataDir } : {}) },
   };
+}
+
+/** The --alert-rules path must be there at start (later it may come and go: the last rules stay). */
+export function checkAlertRulesPath(cmd: string, options: AggregatorOptions): void {
+  const path = options.alerts?.rulesPath;
+  if (path !== undefined && !existsSync(path))
+    throw new UsageError(`${cmd}: --alert-rules: ${path}: no such file or directory`);
 }
 
 export { aggregatorOptions };
@@ -63,7 +73,9 @@ export const aggregatorCommand: Command = {
     const logger = createLogger(values["log-level"] as string, "aggregator");
     let aggregator: Aggregator;
     try {
-      aggregator = new Aggregator(aggregatorBaseOptions(c, values, values["http-address"] as string), logger);
+      const options = aggregatorBaseOptions(c, values, values["http-address"] as string);
+      checkAlertRulesPath(c, options);
+      aggregator = new Aggregator(options, logger);
     } catch (err) {
       if ((err as { code?: string }).code === "BAD_CIDR")
         throw new UsageError(`${c}: --local-network: ${(err as Error).message}`);
@@ -135,7 +147,7 @@ export const aggregatorCommand: Command = {
         // The API computes Community IDs for the flows it shows (flowCommunityId): hashing every
         // record here would cost as much as decoding it.
         new NetflowDecoder({ communityId: false }),
-        (flows, exporter) => aggregator.state.applyBatch(flows, { node: "collector", agentId: exporter }),
+        (flows, exporter) => aggregator.applyCollected(flows, exporter),
         Date.now,
         {
           counters: (samples) => {
@@ -166,7 +178,7 @@ export const aggregatorCommand: Command = {
     if (ipfixTcpPort !== 0) {
       const tcp = new IpfixTcpListener(
         { ...IPFIX_TCP_DEFAULTS, host: values["collector-address"] as string, port: ipfixTcpPort },
-        (flows, exporter) => aggregator.state.applyBatch(flows, { node: "collector", agentId: exporter }),
+        (flows, exporter) => aggregator.applyCollected(flows, exporter),
       );
       await aggregator.addTransport({
         name: tcp.name,

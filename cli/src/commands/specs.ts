@@ -21,6 +21,23 @@ const tlsOptions = (prefix: string, peer: string) =>
     [`${prefix}-key`]: { type: "string", placeholder: "FILE", description: `Key of the client certificate` },
   }) as const;
 
+/** Alert options of the aggregator and of up (whose data directory has a default). */
+function alertOptions(dataDirDefault: string) {
+  return {
+    "alert-rules": {
+      type: "string",
+      placeholder: "PATH",
+      description:
+        "AlertRules: a YAML/JSON file (a rule, a list, or a Kubernetes List) or a directory of them, reloaded on change; the default rules stay on unless a rule of the same name turns one off",
+    },
+    "data-dir": {
+      type: "string",
+      placeholder: "DIR",
+      description: `Where past and engaged alerts persist across restarts (default: ${dataDirDefault})`,
+    },
+  } as const;
+}
+
 export const agentOptions = {
   ...configFile,
   node: { type: "string", placeholder: "NAME", description: "Node name (default: $NODE_NAME, then the hostname)" },
@@ -198,6 +215,7 @@ export const aggregatorOptions = {
   },
   "top-hosts": { type: "string", placeholder: "N", description: "Hosts with their own metric series", default: "100" },
   "max-hosts": { type: "string", placeholder: "N", description: "Hosts tracked individually", default: "100000" },
+  ...alertOptions("none: past and engaged alerts are kept in memory only"),
 } as const;
 
 export const pcapSpec: CommandSpec = {
@@ -365,5 +383,6 @@ export const upSpec: CommandSpec = {
       default: "100",
     },
     "max-hosts": { type: "string", placeholder: "N", description: "Hosts tracked individually", default: "100000" },
+    ...alertOptions('$XDG_STATE_HOME/flowlens, else ~/.local/state/flowlens; "" keeps alerts in memory only'),
   },
 };

@@ -1,6 +1,8 @@
 // flowlens up: the embedded default. Probe and aggregator in one process, joined by the
 // in-process exporter, so one command on one machine shows who talks to whom.
 import { existsSync, readFileSync } from "node:fs";
+import { homedir } from "node:os";
+import { join } from "node:path";
 import {
   Agent,
   agentIdentity,
@@ -16,7 +18,7 @@ import {
 import { Aggregator } from "@flowlens/aggregator";
 import { type Command, UsageError } from "../command.js";
 import { createLogger, waitForSignal } from "../daemon.js";
-import { aggregatorBaseOptions } from "./aggregator.js";
+import { aggregatorBaseOptions, checkAlertRulesPath } from "./aggregator.js";
 import { configFile, timeouts } from "./options.js";
 import { listOption, secondsOption, stringOption } from "./parse.js";
 import { upSpec } from "./specs.js";
@@ -34,6 +36,12 @@ export function defaultRouteInterface(routes = "/proc/net/route"): string | unde
   return undefined;
 }
 
+/** The per-user state directory of `flowlens up` (XDG base directories). */
+export function defaultDataDir(env = process.env): string {
+  const base = env.XDG_STATE_HOME?.startsWith("/") ? env.XDG_STATE_HOME : join(homedir(), ".local/state");
+  return join(base, "flowlens");
+}
+
 export const upCommand: Command = {
   ...upSpec,
   async run({ values, stderr }) {
@@ -44,7 +52,12 @@ export const upCommand: Command = {
     if (values.loop && !pcap) throw new UsageError(`${c}: --loop needs --pcap FILE`);
     if (pcap && !existsSync(pcap)) throw new UsageError(`${c}: ${pcap}: no such file`);
     const logger = createLogger(values["log-level"] as string, "up");
-    const aggregator = new Aggregator(aggregatorBaseOptions(c, values, values["http-address"] as string), logger);
+    const options = aggregatorBaseOptions(c, values, values["http-address"] as string);
+    checkAlertRulesPath(c, options);
+    // Alert history survives restarts by default here; --data-dir "" keeps it in memory only.
+    const dataDir = values["data-dir"] === undefined ? defaultDataDir() : stringOption(values, "data-dir");
+    options.alerts = { ...options.alerts, ...(dataDir ? { dataDir } : {}) };
+    const aggregator = new Aggregator(options, logger);
     await aggregator.start();
 
     const identity = agentIdentity();

@@ -201,14 +201,17 @@ export function fetchOpenApiV2(server: string, caFile: string, token: string): P
   });
 }
 
+/** Bumped whenever the conversion changes, so that cached schemas are made anew. */
+const CONVERSION = 1;
+
 /**
  * Where the built-in schemas of the harness's kube-apiserver are kept between runs: beside
- * the tools, by the apiserver's version (its binary is kube-apiserver-vX.Y.Z), so a version
- * bump makes new ones.
+ * the tools, by the apiserver's version (its binary is kube-apiserver-vX.Y.Z) and the conversion's, so
+ * that a bump of either makes new ones.
  */
 export function builtinSchemaCacheDir(): string {
   const version = basename(realpathSync(goTool("kube-apiserver"))).replace(/^kube-apiserver-?/, "") || "unversioned";
-  return join(dirname(toolsBinDir()), "kube-schemas", version);
+  return join(dirname(toolsBinDir()), "kube-schemas", `${version}-c${CONVERSION}`);
 }
 
 const COMPLETE = ".complete";

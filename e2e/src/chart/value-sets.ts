@@ -37,7 +37,7 @@ export const VALUE_SETS: ValueSet[] = [
             ],
           },
         },
-        priorityClassName: "system-cluster-critical",
+        priorityClassName: "flowlens-critical",
         extraEnv: [{ name: "NODE_OPTIONS", value: "--max-old-space-size=192" }],
         resources: { requests: { cpu: "100m", memory: 128 * 1024 * 1024 }, limits: { cpu: 1, memory: "512Mi" } },
       },

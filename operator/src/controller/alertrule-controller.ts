@@ -51,7 +51,9 @@ export class EngagedAlerts {
   private async refresh(fc: CollectorObject, key: string): Promise<void> {
     let rules: Map<string, RuleState> | undefined;
     try {
-      const res = await fetch(`${this.baseUrl(fc)}/api/v1/alert-rules`, { signal: AbortSignal.timeout(this.timeoutMs) });
+      const res = await fetch(`${this.baseUrl(fc)}/api/v1/alert-rules`, {
+        signal: AbortSignal.timeout(this.timeoutMs),
+      });
       if (res.ok) rules = parseRuleStates(await res.json());
     } catch (err) {
       this.logger.debug({ collector: key, err: (err as Error).message }, "aggregator alert rules not reachable");
@@ -123,13 +125,19 @@ export async function reconcileAlertRule(
       conditions.push(
         delivered
           ? { type: "Ready", status: "True", reason: "Delivered", message: `in ConfigMap ${ref.namespace}/${cmName}` }
-          : { type: "Ready", status: "False", reason: "Pending", message: `not yet in ConfigMap ${ref.namespace}/${cmName}` },
+          : {
+              type: "Ready",
+              status: "False",
+              reason: "Pending",
+              message: `not yet in ConfigMap ${ref.namespace}/${cmName}`,
+            },
         { type: "ConfigurationIssue", status: "False", reason: "Valid", message: "the spec is valid" },
       );
       const state = delivered ? engaged.get(fc)?.get(key) : undefined;
       if (state) {
         fields.engaged = state.engaged;
-        if (state.lastTransitionMs !== undefined) fields.lastTransitionTime = new Date(state.lastTransitionMs).toISOString();
+        if (state.lastTransitionMs !== undefined)
+          fields.lastTransitionTime = new Date(state.lastTransitionMs).toISOString();
       }
     }
   }

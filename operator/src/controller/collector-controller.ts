@@ -31,7 +31,8 @@ async function missingSecrets(ctx: ControllerContext, fc: CollectorObject): Prom
   if (spec.tls?.mode === "provided" && spec.tls.secretName) {
     wanted.push(["spec.tls.secretName", spec.tls.secretName, ["tls.crt", "tls.key"]]);
   }
-  if (spec.nats?.credentialsSecret) wanted.push(["spec.nats.credentialsSecret", spec.nats.credentialsSecret, ["nats.creds"]]);
+  if (spec.nats?.credentialsSecret)
+    wanted.push(["spec.nats.credentialsSecret", spec.nats.credentialsSecret, ["nats.creds"]]);
   const issues: ConfigurationIssue[] = [];
   for (const [field, name, keys] of wanted) {
     const s = await ctx.client.get<KubeObject & { data?: Record<string, string> }>(RESOURCES.secrets, ns, name);
@@ -66,8 +67,18 @@ function workloadConditions(dep: DeploymentState | undefined, desired: number): 
     desired === 0
       ? { type: "Ready", status: "True", reason: "ScaledToZero", message: "replicas is 0" }
       : available >= desired && current
-        ? { type: "Ready", status: "True", reason: "Available", message: `${available}/${desired} aggregator replicas available` }
-        : { type: "Ready", status: "False", reason: "Deploying", message: `${available}/${desired} aggregator replicas available` };
+        ? {
+            type: "Ready",
+            status: "True",
+            reason: "Available",
+            message: `${available}/${desired} aggregator replicas available`,
+          }
+        : {
+            type: "Ready",
+            status: "False",
+            reason: "Deploying",
+            message: `${available}/${desired} aggregator replicas available`,
+          };
   const failure = s.conditions?.find(
     (c) =>
       (c.type === "ReplicaFailure" && c.status === "True") ||
@@ -102,7 +113,13 @@ export async function reconcileCollector(ctx: ControllerContext, key: string): P
       keep.add(`Secret/${names.ca}`).add(`Secret/${names.server}`);
       if (tls.issued.length > 0) {
         ctx.logger.info({ collector: key, issued: tls.issued }, "certificates issued");
-        await ctx.events.emit(fc, "Normal", "CertificatesIssued", "IssueCertificates", `issued: ${tls.issued.join(", ")}`);
+        await ctx.events.emit(
+          fc,
+          "Normal",
+          "CertificatesIssued",
+          "IssueCertificates",
+          `issued: ${tls.issued.join(", ")}`,
+        );
       }
     }
     const desired = [
@@ -129,7 +146,9 @@ export async function reconcileCollector(ctx: ControllerContext, key: string): P
     if (permanent) await writeStatus(ctx, RESOURCES.flowCollectors, fc, {}, applyFailedConditions(permanent));
     throw err;
   }
-  const dep = ctx.caches.deployments.get(namespace, collectorObjectNames(name).aggregator) as DeploymentState | undefined;
+  const dep = ctx.caches.deployments.get(namespace, collectorObjectNames(name).aggregator) as
+    | DeploymentState
+    | undefined;
   const e = collectorEndpoints(fc);
   const endpoints = {
     grpc: e.grpc,

@@ -105,7 +105,12 @@ export function issueConditions(issues: readonly ConfigurationIssue[]): Conditio
   const message = issues.map((i) => `${i.field}: ${i.message}`).join("; ");
   return [
     { type: "Ready", status: "False", reason: first?.reason ?? "ConfigurationIssue", message },
-    { type: "Degraded", status: "False", reason: "ConfigurationIssue", message: "nothing applied until the issue is fixed" },
+    {
+      type: "Degraded",
+      status: "False",
+      reason: "ConfigurationIssue",
+      message: "nothing applied until the issue is fixed",
+    },
     { type: "ConfigurationIssue", status: "True", reason: first?.reason ?? "Invalid", message },
   ];
 }

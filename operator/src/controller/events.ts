@@ -21,13 +21,7 @@ export class EventRecorder {
     private readonly logger: Logger,
   ) {}
 
-  async emit(
-    obj: Regarding,
-    type: "Normal" | "Warning",
-    reason: string,
-    action: string,
-    note: string,
-  ): Promise<void> {
+  async emit(obj: Regarding, type: "Normal" | "Warning", reason: string, action: string, note: string): Promise<void> {
     const namespace = obj.metadata.namespace ?? "default";
     const body = {
       apiVersion: "events.k8s.io/v1",

@@ -107,7 +107,10 @@ export class LeaderElector {
 
   private setLeading(v: boolean): void {
     this.leading = v;
-    this.logger.info({ lease: `${this.o.namespace}/${this.o.name}`, identity: this.o.identity }, v ? "leading" : "not leading");
+    this.logger.info(
+      { lease: `${this.o.namespace}/${this.o.name}`, identity: this.o.identity },
+      v ? "leading" : "not leading",
+    );
     if (v) this.callbacks.onStartedLeading();
     else this.callbacks.onStoppedLeading();
   }

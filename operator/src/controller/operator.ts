@@ -11,7 +11,7 @@ import { MANAGED_BY } from "../labels.js";
 import { tlsSecretNames } from "../names.js";
 import { alertRuleCollectorKey } from "../reconcile/alert-rules.js";
 import { collectorKey } from "../reconcile/probe.js";
-import { reconcileAlertRule, EngagedAlerts } from "./alertrule-controller.js";
+import { EngagedAlerts, reconcileAlertRule } from "./alertrule-controller.js";
 import { Applier, NotLeaderError } from "./applier.js";
 import { reconcileCollector } from "./collector-controller.js";
 import type { AlertRuleObject, Caches, CollectorObject, ControllerContext, ProbeObject } from "./context.js";
@@ -300,7 +300,10 @@ export class Operator {
     void Promise.all(all.map((c) => c.waitSynced())).then(() => {
       if (this.run !== run) return;
       for (const c of run.controllers) c.start();
-      this.logger.info({ namespaces: namespaces.length > 0 ? namespaces : "all" }, "caches synced, controllers started");
+      this.logger.info(
+        { namespaces: namespaces.length > 0 ? namespaces : "all" },
+        "caches synced, controllers started",
+      );
     });
   }
 

@@ -51,7 +51,8 @@ export function agentConditions(ds: DaemonSetState | undefined): {
           type: "Ready",
           status: "False",
           reason: "NoNodes",
-          message: "no node runs an agent: none matches nodeSelector and tolerations, or the DaemonSet is not counted yet",
+          message:
+            "no node runs an agent: none matches nodeSelector and tolerations, or the DaemonSet is not counted yet",
         }
       : ready >= desired && current
         ? { type: "Ready", status: "True", reason: "AgentsReady", message }

@@ -22,6 +22,10 @@ export const OPERATOR_RBAC: readonly PolicyRule[] = [
     resources: ["flowcollectors/status", "flowprobes/status", "alertrules/status"],
     verbs: ["patch"],
   },
+  // Owned objects carry owner references with blockOwnerDeletion; clusters that enforce
+  // owner-reference permissions (OwnerReferencesPermissionEnforcement, e.g. OpenShift) require
+  // update on the owner's finalizers subresource for that. The operator never calls it itself.
+  { apiGroups: ["flowlens.dev"], resources: ["flowcollectors/finalizers", "flowprobes/finalizers"], verbs: ["update"] },
   // What a FlowCollector or FlowProbe becomes. Server-side apply is a PATCH, and a PATCH that
   // creates the object also needs create.
   { apiGroups: ["apps"], resources: ["deployments", "daemonsets"], verbs: MANAGED },

@@ -271,7 +271,8 @@ describe("validateCollector", () => {
     );
     assert.throws(
       () => desiredCollectorObjects(fc),
-      (err) => err instanceof ConfigurationError && err.issues.length === 1 && /RetentionNotSupported/.test(err.message),
+      (err) =>
+        err instanceof ConfigurationError && err.issues.length === 1 && /RetentionNotSupported/.test(err.message),
     );
     assert.deepEqual(validateCollector(minimal({ tls: { mode: "disabled" } })), []);
     assert.deepEqual(validateCollector(minimal({ tls: { mode: "auto" } })), []);

@@ -224,6 +224,20 @@ describe("sFlow decoder", () => {
   });
 });
 
+describe("native decodeHeaders()", { skip: native }, () => {
+  it("refuses jobs outside the data and output too small for the count", async () => {
+    const { nativeEngine } = await import("@flowlens/agent/engine");
+    const e = nativeEngine();
+    const data = tcpFrame("10.0.0.1", "10.0.0.2", 1, 2, 60);
+    const out = new Uint8Array(e.headerLayout.size * 2);
+    assert.equal(e.decodeHeaders(data, Uint32Array.of(0, data.length, 1), 1, out), 1);
+    assert.equal(out[e.headerLayout.offsets.proto], 6);
+    assert.throws(() => e.decodeHeaders(data, Uint32Array.of(4, data.length, 1), 1, out), /outside data/);
+    assert.throws(() => e.decodeHeaders(data, Uint32Array.of(0, 1, 1, 0, 1, 1, 0, 1, 1), 3, out), /too small/);
+    assert.throws(() => e.decodeHeaders(data, new Uint32Array(3), 1, new Uint16Array(64) as never), /decodeHeaders\(/);
+  });
+});
+
 describe("sequence tracker", () => {
   it("counts gaps, takes back late arrivals, and restarts on a jump back", () => {
     const t = new SequenceTracker(2);

@@ -10,7 +10,11 @@ import { haveCommand, makeTempDir, removeTempDir, run } from "@flowlens/testkit"
 import { caRenewalReason, issueCa, issueLeaf, leafRenewalReason, renewalTime } from "./certificates.js";
 
 const timing = { caValidityMs: 3_600_000, leafValidityMs: 600_000 };
-const server = { commonName: "fl-aggregator.ns.svc", usage: "serverAuth" as const, altNames: ["fl-aggregator", "fl-aggregator.ns.svc", "127.0.0.1"] };
+const server = {
+  commonName: "fl-aggregator.ns.svc",
+  usage: "serverAuth" as const,
+  altNames: ["fl-aggregator", "fl-aggregator.ns.svc", "127.0.0.1"],
+};
 const client = { commonName: "flowprobe.ns.nodes", usage: "clientAuth" as const };
 
 describe("tls.mode auto certificates", { skip: haveCommand("openssl") ? false : "openssl not installed" }, () => {
@@ -27,8 +31,14 @@ describe("tls.mode auto certificates", { skip: haveCommand("openssl") ? false : 
       };
       const caFile = f("ca.crt", ca.bundlePem);
       assert.match(run("openssl", ["verify", "-x509_strict", "-CAfile", caFile, f("ca-self.crt", ca.certPem)]), /OK/);
-      assert.match(run("openssl", ["verify", "-x509_strict", "-purpose", "sslserver", "-CAfile", caFile, f("s.crt", s.certPem)]), /OK/);
-      assert.match(run("openssl", ["verify", "-x509_strict", "-purpose", "sslclient", "-CAfile", caFile, f("c.crt", c.certPem)]), /OK/);
+      assert.match(
+        run("openssl", ["verify", "-x509_strict", "-purpose", "sslserver", "-CAfile", caFile, f("s.crt", s.certPem)]),
+        /OK/,
+      );
+      assert.match(
+        run("openssl", ["verify", "-x509_strict", "-purpose", "sslclient", "-CAfile", caFile, f("c.crt", c.certPem)]),
+        /OK/,
+      );
       // A server certificate is no client certificate, and another CA's leaf does not verify.
       assert.throws(() => run("openssl", ["verify", "-purpose", "sslclient", "-CAfile", caFile, join(dir, "s.crt")]));
       const other = issueCa("other CA", undefined, now, timing);
@@ -46,9 +56,12 @@ describe("tls.mode auto certificates", { skip: haveCommand("openssl") ? false : 
     const ca = issueCa("test CA", undefined, now, timing);
     const s = issueLeaf(server, ca, now, timing);
     const c = issueLeaf(client, ca, now, timing);
-    const srv = createServer({ cert: s.certPem, key: s.keyPem, ca: ca.bundlePem, requestCert: true, rejectUnauthorized: true }, (sock) => {
-      sock.end(`hello ${sock.getPeerCertificate().subject.CN}`);
-    });
+    const srv = createServer(
+      { cert: s.certPem, key: s.keyPem, ca: ca.bundlePem, requestCert: true, rejectUnauthorized: true },
+      (sock) => {
+        sock.end(`hello ${sock.getPeerCertificate().subject.CN}`);
+      },
+    );
     srv.on("tlsClientError", () => {});
     await new Promise<void>((r) => srv.listen(0, "127.0.0.1", r));
     const port = (srv.address() as AddressInfo).port;
@@ -83,7 +96,10 @@ describe("tls.mode auto certificates", { skip: haveCommand("openssl") ? false : 
     assert.equal(leafRenewalReason(s, ca, server, new Date(due - 1000)), undefined);
     assert.equal(leafRenewalReason(s, ca, server, new Date(due + 1000)), "due for renewal");
     assert.equal(leafRenewalReason(s, ca, { ...server, altNames: ["x"] }, t0), "names changed");
-    assert.equal(leafRenewalReason({ certPem: s.certPem, keyPem: issueLeaf(server, ca, t0, timing).keyPem }, ca, server, t0), "key does not match");
+    assert.equal(
+      leafRenewalReason({ certPem: s.certPem, keyPem: issueLeaf(server, ca, t0, timing).keyPem }, ca, server, t0),
+      "key does not match",
+    );
     assert.equal(leafRenewalReason({}, ca, server, t0), "missing");
     // A renewed CA keeps the old one in the bundle; leaves of the old one must be reissued.
     const later = new Date(renewalTime(new X509Certificate(ca.certPem)) + 1000);

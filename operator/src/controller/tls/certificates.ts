@@ -65,7 +65,7 @@ export function caRenewalReason(ca: Partial<CaMaterial>, now: Date): string | un
     return "unreadable key";
   }
   if (now.getTime() >= renewalTime(cert)) return "due for renewal";
-  if (!ca.bundlePem || !ca.bundlePem.includes(ca.certPem?.trim() ?? "")) return "bundle incomplete";
+  if (!ca.bundlePem?.includes(ca.certPem?.trim() ?? "")) return "bundle incomplete";
   return undefined;
 }
 
@@ -96,7 +96,12 @@ export function leafRenewalReason(
 export function issueCa(commonName: string, previous: Partial<CaMaterial> | undefined, now: Date, timing: TlsTiming) {
   const keys = newKeyPair();
   const certPem = issueCertificate(
-    { subject: { commonName, organization: "flowlens" }, publicKey: keys.publicKey, ...validity(now, timing.caValidityMs), ca: true },
+    {
+      subject: { commonName, organization: "flowlens" },
+      publicKey: keys.publicKey,
+      ...validity(now, timing.caValidityMs),
+      ca: true,
+    },
     { privateKey: keys.privateKey },
   );
   // The replaced CA stays trusted until it expires: certificates it issued keep working while

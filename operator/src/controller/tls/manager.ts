@@ -4,9 +4,9 @@
 // resource so that they go with it. Secrets are read with a GET, not from the cache: a cache a
 // moment behind our own write would make us issue twice.
 import type { FlowCollector, FlowProbe } from "@flowlens/contracts";
-import { agentTlsSecretName, collectorObjectNames, serviceHost, tlsSecretNames } from "../../names.js";
-import { namespaceOf, objectMeta, type OwnerResource } from "../../reconcile/objects.js";
 import type { Component } from "../../labels.js";
+import { agentTlsSecretName, collectorObjectNames, serviceHost, tlsSecretNames } from "../../names.js";
+import { namespaceOf, type OwnerResource, objectMeta } from "../../reconcile/objects.js";
 import type { KubeClient, KubeObject } from "../kube/client.js";
 import { RESOURCES } from "../kube/resources.js";
 import {
@@ -93,7 +93,11 @@ export class TlsManager {
    * no CA yet (its own reconcile makes it, and the probe is queued again then).
    */
   async ensureProbe(fp: FlowProbe, fc: FlowCollector, now = new Date()): Promise<IssuedTls | undefined> {
-    const caSecret = await this.client.get<Secret>(RESOURCES.secrets, namespaceOf(fc), tlsSecretNames(fc.metadata.name).ca);
+    const caSecret = await this.client.get<Secret>(
+      RESOURCES.secrets,
+      namespaceOf(fc),
+      tlsSecretNames(fc.metadata.name).ca,
+    );
     const ca: CaMaterial = {
       certPem: decode(caSecret, "ca.crt") ?? "",
       keyPem: decode(caSecret, "ca.key") ?? "",

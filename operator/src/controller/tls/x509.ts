@@ -7,7 +7,6 @@ import {
   bitString,
   boolean,
   explicit,
-  ia5String,
   implicitPrimitive,
   namedBits,
   octetString,
@@ -99,7 +98,7 @@ function ipv6Bytes(addr: string): Buffer {
   const t = addr.includes("::") && tail ? tail.split(":") : [];
   const groups = addr.includes("::") ? [...h, ...Array(8 - h.length - t.length).fill("0"), ...t] : h;
   const b = Buffer.alloc(16);
-  groups.forEach((g, i) => b.writeUInt16BE(Number.parseInt(g, 16), i * 2));
+  for (const [i, g] of groups.entries()) b.writeUInt16BE(Number.parseInt(g, 16), i * 2);
   return b;
 }
 
@@ -210,4 +209,3 @@ export function privateKeyPem(key: KeyObject): string {
 export function splitPem(bundle: string): string[] {
   return bundle.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----\n?/g) ?? [];
 }
-

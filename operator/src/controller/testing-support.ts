@@ -38,7 +38,11 @@ export async function createNamespace(admin: KubeClient, name: string): Promise<
  */
 export async function operatorKubeConfig(cp: ControlPlane, admin: KubeClient, namespace: string): Promise<KubeConfig> {
   const name = "flowlens-operator";
-  await admin.create(EXTRA.serviceAccounts, namespace, { apiVersion: "v1", kind: "ServiceAccount", metadata: { name } });
+  await admin.create(EXTRA.serviceAccounts, namespace, {
+    apiVersion: "v1",
+    kind: "ServiceAccount",
+    metadata: { name },
+  });
   await admin.create(EXTRA.clusterRoles, "", {
     apiVersion: "rbac.authorization.k8s.io/v1",
     kind: "ClusterRole",
@@ -83,7 +87,7 @@ export function assertSubset(live: unknown, desired: unknown, path = "$"): void 
   if (Array.isArray(desired)) {
     assert.ok(Array.isArray(live), `${path}: expected an array, got ${JSON.stringify(live)}`);
     assert.equal(live.length, desired.length, `${path}: length`);
-    desired.forEach((d, i) => assertSubset(live[i], d, `${path}[${i}]`));
+    for (const [i, d] of desired.entries()) assertSubset(live[i], d, `${path}[${i}]`);
     return;
   }
   if (desired !== null && typeof desired === "object") {

@@ -6,7 +6,7 @@ import { Operator } from "./operator.js";
 
 const env = (name: string): string => {
   const v = process.env[name];
-  if (!v) throw new Error(`test-replica: ${name} is not set`);
+  if (!v) throw new Error(`replica-process: ${name} is not set`);
   return v;
 };
 
