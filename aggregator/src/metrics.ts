@@ -401,6 +401,7 @@ export function registerAlertMetrics(registry: Registry, engine: AlertEngine): v
         [{ reason: "flow_alert_rate_limited" }, st.flowAlertsSuppressed],
         [{ reason: "flow_alert_duplicate" }, st.flowAlertsDeduplicated],
         [{ reason: "check_table_full" }, st.checkOverflows],
+        [{ reason: "rule_engaged_cap" }, st.engagedCapped],
         [{ reason: "check_error" }, st.observeErrors],
         [{ reason: "past_alert_evicted" }, store.dropped],
         [{ reason: "store_damaged_line" }, store.corruptLines],

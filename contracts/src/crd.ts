@@ -1,5 +1,7 @@
 // Types of the flowlens.dev/v1alpha1 custom resources (DESIGN.md). These are the spec and
 // status shapes the operator and the aggregator work with once a CR has been validated.
+import type { AlertCheckName, AlertTargetKind, NotifyKind } from "./alert-rule.js";
+
 export const GROUP = "flowlens.dev";
 export const VERSION = "v1alpha1";
 export const API_VERSION = `${GROUP}/${VERSION}`;
@@ -87,21 +89,16 @@ export interface FlowCollectorStatus {
 
 export type AlertWindow = "1m" | "5m" | "1h" | "1d";
 export type Severity = "info" | "warning" | "error" | "critical";
-export type FlowCheckName =
-  | "port-scan"
-  | "syn-flood"
-  | "blacklisted-host"
-  | "unexpected-application"
-  | "dns-errors"
-  | "tls-risks"
-  | "high-rtt"
-  | "retransmissions";
+/** The built-in checks, target kinds and notify kinds: alert-rule.ts lists them, once. */
+export type FlowCheckName = AlertCheckName;
+export type AlertTargetKindName = AlertTargetKind;
+export type NotifyKindName = NotifyKind;
 
 export interface AlertRuleSpec {
   collectorRef: ObjectRef;
   /** Exactly one of threshold and check. */
   threshold?: {
-    target: { kind: "host" | "network" | "application" | "interface" | "exporter" | "node"; value: string };
+    target: { kind: AlertTargetKindName; value: string };
     metric: string;
     window: AlertWindow;
     operator: ">" | ">=" | "<" | "<=";
@@ -111,7 +108,7 @@ export interface AlertRuleSpec {
   /** Parameters are integers or strings (booleans and fractions as strings), as a CRD can check them. */
   check?: { name: FlowCheckName; params?: Record<string, string | number> };
   severity: Severity;
-  notify?: { kind: "webhook" | "slack" | "email" | "alertmanager" | "syslog"; target: string }[];
+  notify?: { kind: NotifyKindName; target: string }[];
 }
 
 export interface AlertRuleStatus {

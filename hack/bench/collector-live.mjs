@@ -4,7 +4,9 @@
 // at a time on the same port and socket buffer: Flowlens's aggregator (UDP socket -> decoder ->
 // live state) or nfcapd (nfdump's collector: decoder -> flow files). Both see the same offered
 // load; what counts is the records each one took in per second of replay, and the datagrams the
-// kernel dropped on its socket. The replay goes over a veth between two network namespaces of
+// kernel dropped on its socket. The receiver's CPU time over the replay is printed too: on a
+// shared 2-core machine tcpreplay and the kernel's delivery take much of it, and records per
+// CPU-second says what the receiver would take in with a core of its own. The replay goes over a veth between two network namespaces of
 // our own rather than lo: frames injected on lo with 127.0.0.1 addresses are dropped by the
 // kernel's input routing before any socket sees them.
 //
@@ -13,7 +15,7 @@
 // Needs root (tcpreplay) and `npx tsc -b`. FLOWLENS_BENCH_PROF=DIR: the aggregator's CPU profile. The last stdout line is {"items": records received,
 // "seconds": replay wall time} for hack/bench/run.mjs.
 import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, statSync } from "node:fs";
+import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -105,6 +107,14 @@ function replay(tx, iface, file) {
   return { sent: Number(actual[1]), seconds: Number(actual[2]) };
 }
 
+/** CPU seconds (user + system, all threads) a process has used, from /proc/PID/stat. */
+function cpuSeconds(pid) {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  // utime and stime, fields 14 and 15 of stat(5), in clock ticks (USER_HZ: 100 on Linux).
+  return (Number(f[11]) + Number(f[12])) / 100;
+}
+
 function metric(rx, name) {
   const text = rx.exec("curl", ["-sf", `http://127.0.0.1:${HTTP_PORT}/metrics`]);
   const m = new RegExp(`^${name} (\\S+)$`, "m").exec(text);
@@ -135,10 +145,12 @@ async function flowlens(tx, rx, iface, file) {
         return false;
       }
     });
+    const cpu0 = cpuSeconds(p.pid);
     const r = replay(tx, iface, file);
     const records = await settle(() => metric(rx, "flowlens_aggregator_collector_records_total"));
     const drops = metric(rx, "flowlens_aggregator_collector_socket_drops_total");
-    return { ...r, records, drops };
+    // The settling polls cost a little CPU of their own (an HTTP scrape each 700 ms).
+    return { ...r, records, drops, cpu: cpuSeconds(p.pid) - cpu0 };
   } finally {
     await p.stop();
   }
@@ -149,11 +161,13 @@ async function nfcapd(tx, rx, iface, file) {
   const p = rx.spawn("nfcapd", "nfcapd", ["-p", String(PORT), "-w", dir, "-B", String(BUFFER), "-t", "3600"]);
   try {
     await waitFor("nfcapd bound", () => udpSocket(rx) !== undefined);
+    const cpu0 = cpuSeconds(p.pid);
     const r = replay(tx, iface, file);
     // nfcapd counts in memory and writes its file when it stops: first let its socket queue
     // drain, then stop it and read the file's statistics.
     await settle(() => rxQueue(rx));
     const drops = udpDrops(rx);
+    const cpu = cpuSeconds(p.pid) - cpu0;
     await p.stop();
     let records = 0;
     for (const f of rx
@@ -163,7 +177,7 @@ async function nfcapd(tx, rx, iface, file) {
       const m = /^Flows: (\d+)/m.exec(rx.exec("nfdump", ["-r", join(dir, f), "-I"]));
       if (m) records += Number(m[1]);
     }
-    return { ...r, records, drops };
+    return { ...r, records, drops, cpu };
   } finally {
     await p.stop();
     rx.exec("rm", ["-rf", dir]);
@@ -188,7 +202,8 @@ try {
   console.log(
     `${side}: ${r.records.toLocaleString("en-US")} of ${Math.round(sentRecords).toLocaleString("en-US")} IPFIX records ` +
       `sent in ${r.seconds.toFixed(2)} s (${Math.round(r.sent / r.seconds).toLocaleString("en-US")} datagrams/s) -> ` +
-      `${Math.round(r.records / r.seconds).toLocaleString("en-US")} records/s taken in, socket drops ${r.drops}`,
+      `${Math.round(r.records / r.seconds).toLocaleString("en-US")} records/s taken in, socket drops ${r.drops}; ` +
+      `receiver CPU ${r.cpu.toFixed(2)} s (${Math.round(r.records / r.cpu).toLocaleString("en-US")} records per CPU-second)`,
   );
   console.log(JSON.stringify({ items: r.records, seconds: r.seconds }));
 } finally {

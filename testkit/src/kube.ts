@@ -19,14 +19,29 @@ export interface ControlPlane {
   kubeConfig: KubeConfig;
   dir: string;
   etcd: ManagedProcess;
+  /** etcd's client URL (plain HTTP on loopback; its v3 JSON gateway answers there too). */
+  etcdUrl: string;
   /** The running kube-apiserver (a new process after startApiServer). */
   apiserver: ManagedProcess;
   /** Creates the CRDs in these YAML files or objects and waits until they are Established. */
   applyCrds(source: string | KubernetesObject[]): Promise<string[]>;
-  /** Stops kube-apiserver only (etcd keeps the data): clients see the API server go away. */
-  stopApiServer(): Promise<void>;
-  /** Starts kube-apiserver again on the same port, etcd, certificates and token; waits until ready. */
-  startApiServer(): Promise<void>;
+  /**
+   * Stops kube-apiserver only (etcd keeps the data): clients see the API server go away. Its
+   * graceful shutdown waits on open watches; after `graceMs` (default 10 s) it is killed.
+   */
+  stopApiServer(opts?: { graceMs?: number }): Promise<void>;
+  /**
+   * Starts kube-apiserver again on the same port, etcd, certificates and token; waits until ready.
+   * `extraArgs` apply to this run only (e.g. `--watch-cache=false`, so that watches are served by
+   * etcd itself and see its compactions).
+   */
+  startApiServer(opts?: { extraArgs?: string[] }): Promise<void>;
+  /**
+   * Compacts etcd's history up to its current revision (what kube-apiserver does every 5 min):
+   * a watch or list from an older resourceVersion that reaches etcd then gets 410 Gone.
+   * Returns the revision compacted to.
+   */
+  compactEtcd(): Promise<number>;
   stop(): Promise<void>;
 }
 
@@ -34,6 +49,8 @@ export interface ControlPlaneOptions {
   /** A directory of CRD YAML files to apply once the API server is ready. */
   crdsDir?: string;
   startTimeoutMs?: number;
+  /** More kube-apiserver flags, for every run (after the harness's own; a later flag wins). */
+  apiserverArgs?: string[];
 }
 
 function generateCerts(dir: string): void {
@@ -127,6 +144,29 @@ function httpsGet(url: string, ca: Buffer, token: string): Promise<{ status: num
   });
 }
 
+/** POSTs JSON to etcd's v3 gateway (grpc-gateway: int64 fields travel as strings). */
+async function etcdGateway<T>(etcdUrl: string, path: string, body: object): Promise<T> {
+  const res = await fetch(`${etcdUrl}${path}`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify(body),
+  });
+  const text = await res.text();
+  if (!res.ok) throw new Error(`etcd ${path}: ${res.status} ${text.slice(0, 300)}`);
+  return JSON.parse(text) as T;
+}
+
+async function compactEtcd(etcdUrl: string): Promise<number> {
+  const status = await etcdGateway<{ header?: { revision?: string } }>(etcdUrl, "/v3/maintenance/status", {});
+  const revision = Number(status.header?.revision);
+  if (!Number.isSafeInteger(revision) || revision <= 0) {
+    throw new Error(`etcd /v3/maintenance/status: no revision in ${JSON.stringify(status)}`);
+  }
+  // physical: answer once the compaction is applied to the backend, not merely scheduled.
+  await etcdGateway(etcdUrl, "/v3/kv/compaction", { revision: String(revision), physical: true });
+  return revision;
+}
+
 function apiserverArgs(dir: string, etcdClient: number, securePort: number): string[] {
   return [
     `--etcd-servers=http://127.0.0.1:${etcdClient}`,
@@ -191,8 +231,13 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
     });
     const server = `https://127.0.0.1:${securePort}`;
     const ca = readFileSync(join(dir, "ca.crt"));
-    const launch = async (): Promise<ManagedProcess> => {
-      const proc = startProcess("kube-apiserver", apiserverBin, apiserverArgs(dir, etcdClient, securePort));
+    const etcdUrl = `http://127.0.0.1:${etcdClient}`;
+    const launch = async (extraArgs: string[] = []): Promise<ManagedProcess> => {
+      const proc = startProcess("kube-apiserver", apiserverBin, [
+        ...apiserverArgs(dir, etcdClient, securePort),
+        ...(opts.apiserverArgs ?? []),
+        ...extraArgs,
+      ]);
       apiserver = proc;
       await waitFor(
         "kube-apiserver /readyz",
@@ -214,15 +259,17 @@ export async function startControlPlane(opts: ControlPlaneOptions = {}): Promise
       kubeConfig,
       dir,
       etcd,
+      etcdUrl,
       apiserver: proc,
       applyCrds: (source) => applyCrds(kubeConfig, source),
-      async stopApiServer() {
-        await apiserver?.stop(10_000);
+      async stopApiServer(o = {}) {
+        await apiserver?.stop(o.graceMs ?? 10_000);
       },
-      async startApiServer() {
+      async startApiServer(o = {}) {
         if (apiserver && !apiserver.exited()) throw new Error("kube-apiserver is already running");
-        cp.apiserver = await launch();
+        cp.apiserver = await launch(o.extraArgs);
       },
+      compactEtcd: () => compactEtcd(etcdUrl),
       stop,
     };
     if (opts.crdsDir) await cp.applyCrds(opts.crdsDir);

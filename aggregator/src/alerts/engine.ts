@@ -49,8 +49,12 @@ export interface AlertEngineOptions {
   localNetworks?: readonly string[];
   /** How often the timer evaluates (threshold rules, quiet host alerts, the store); 10 s. */
   evaluateIntervalMs?: number;
-  /** Rows an evaluation handles before it yields to ingest. */
+  /** Rows an evaluation handles at most before it yields to ingest. */
   evaluationSliceRows?: number;
+  /** Time an evaluation runs at most (checked every 16 rows) before it yields to ingest; 5 ms. */
+  evaluationSliceMs?: number;
+  /** Alerts one rule may have engaged at once; more crossings are counted, not engaged. */
+  maxEngagedPerRule?: number;
   /** Hosts each local-hosts threshold rule keeps counters for. */
   maxHostsPerRule?: number;
   /** Entities each host check keeps (hosts or host pairs). */
@@ -124,6 +128,8 @@ export interface AlertEngineStats {
   thresholdRows: number;
   /** Engaged-alert snapshots that could not be written. */
   engagedWriteErrors: number;
+  /** Crossings not engaged because their rule had maxEngagedPerRule alerts engaged. */
+  engagedCapped: number;
 }
 
 const FLOW_DEDUPE_MAX = 65_536;
@@ -171,6 +177,7 @@ export class AlertEngine implements RecordObserver, ThresholdEmitter {
     longestSliceSeconds: 0,
     thresholdRows: 0,
     engagedWriteErrors: 0,
+    engagedCapped: 0,
   };
 
   constructor(private readonly options: AlertEngineOptions) {
@@ -431,7 +438,7 @@ export class AlertEngine implements RecordObserver, ThresholdEmitter {
     entity: AlertEntity,
     hit: { value: number; threshold: number; summary: string; labels: Record<string, string> },
     now: number,
-  ): AlertRecord {
+  ): AlertRecord | null {
     const key = this.entityKey(r.def.name, entity.kind, entity.value);
     const existing = this.engaged.get(key);
     if (existing !== undefined) {
@@ -441,6 +448,12 @@ export class AlertEngine implements RecordObserver, ThresholdEmitter {
       existing.lastSeenMs = now;
       existing.hits++;
       return existing;
+    }
+    if (r.engaged >= (this.options.maxEngagedPerRule ?? 1000)) {
+      // A rule crossed by thousands of entities at once is one problem, not thousands: the
+      // first ones are engaged (and notified), the rest counted.
+      this.stats.engagedCapped++;
+      return null;
     }
     const a: AlertRecord = {
       id: randomUUID(),
@@ -594,7 +607,8 @@ export class AlertEngine implements RecordObserver, ThresholdEmitter {
     try {
       this.housekeeping(now);
       const generation = this.generation;
-      const sliceRows = this.options.evaluationSliceRows ?? 4096;
+      const sliceRows = this.options.evaluationSliceRows ?? 65_536;
+      const sliceMs = this.options.evaluationSliceMs ?? 5;
       let n = 0;
       let rows = 0;
       for (const r of this.rules) {
@@ -604,7 +618,8 @@ export class AlertEngine implements RecordObserver, ThresholdEmitter {
         try {
           for (let i = 0; i < slots.length; i++) {
             t.visit(slots[i] as number, now);
-            if (++n % sliceRows === 0) {
+            n++;
+            if (n % sliceRows === 0 || ((n & 15) === 0 && performance.now() - sliceStart >= sliceMs)) {
               endSlice();
               await yieldToIngest();
               sliceStart = performance.now();
@@ -764,10 +779,10 @@ export class AlertEngine implements RecordObserver, ThresholdEmitter {
     return [...m.values()];
   }
 
-  /** Bytes held by check state (tables, bitmaps). */
+  /** Bytes held by check state (tables, bitmaps) and threshold counters. */
   checkMemoryBytes(): number {
     let n = 0;
-    for (const r of this.rules) n += r.hostCheck?.memoryBytes ?? 0;
+    for (const r of this.rules) n += (r.hostCheck?.memoryBytes ?? 0) + (r.threshold?.memoryBytes ?? 0);
     return n;
   }
 }

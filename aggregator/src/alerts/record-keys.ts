@@ -94,11 +94,105 @@ export function ipv4OfText(s: string): number {
   return v4Of(readText, s.length);
 }
 
-/** CIDRs as IPv4 ranges (tested allocation-free) plus IPv6 ones (tested by string). */
+const groups = new Int32Array(8);
+
+/** Parses IPv6 text into four 32-bit words; false when it is not IPv6 (or has an IPv4 tail). */
+function v6Of(read: (i: number) => number, n: number, out: Uint32Array): boolean {
+  let ng = 0;
+  let dbl = -1;
+  let cur = 0;
+  let digits = 0;
+  let i = 0;
+  if (n >= 2 && read(0) === 58 && read(1) === 58) {
+    dbl = 0;
+    i = 2;
+  }
+  while (i < n) {
+    const c = read(i);
+    let v = -1;
+    if (c >= 48 && c <= 57) v = c - 48;
+    else if (c >= 97 && c <= 102) v = c - 87;
+    else if (c >= 65 && c <= 70) v = c - 55;
+    if (v >= 0) {
+      if (++digits > 4) return false;
+      cur = cur * 16 + v;
+      i++;
+      continue;
+    }
+    if (c === 37) break; // %zone
+    if (c !== 58 || digits === 0 || ng >= 8) return false;
+    groups[ng++] = cur;
+    cur = 0;
+    digits = 0;
+    i++;
+    if (i < n && read(i) === 58) {
+      if (dbl >= 0) return false;
+      dbl = ng;
+      i++;
+    }
+  }
+  if (digits > 0) {
+    if (ng >= 8) return false;
+    groups[ng++] = cur;
+  } else if (dbl !== ng) return false;
+  if (dbl >= 0) {
+    if (ng >= 8) return false;
+    const zeros = 8 - ng;
+    for (let k = ng - 1; k >= dbl; k--) groups[k + zeros] = groups[k] as number;
+    for (let k = dbl; k < dbl + zeros; k++) groups[k] = 0;
+  } else if (ng !== 8) return false;
+  for (let k = 0; k < 4; k++) out[k] = (((groups[2 * k] as number) << 16) | (groups[2 * k + 1] as number)) >>> 0;
+  return true;
+}
+
+function v6WordsOfBig(n: bigint, out: Uint32Array): void {
+  for (let k = 3; k >= 0; k--) {
+    out[k] = Number(n & 0xffffffffn);
+    n >>= 32n;
+  }
+}
+
+/**
+ * The record's address on `side` as four IPv6 words in `out`, without allocating (an IPv4-mapped
+ * tail takes a slower path); false when it is not an IPv6 address.
+ */
+export function ipv6Of(f: IngestFlow, side: Side, out: Uint32Array): boolean {
+  const start = side === SRC ? f.srcAddrStart : f.dstAddrStart;
+  let ok: boolean;
+  if (start >= 0 && f.buf !== null) {
+    curBuf = f.buf;
+    curStart = start;
+    ok = v6Of(readBuf, (side === SRC ? f.srcAddrEnd : f.dstAddrEnd) - start, out);
+  } else {
+    curText = side === SRC ? f.srcAddr : f.dstAddr;
+    ok = v6Of(readText, curText.length, out);
+  }
+  if (ok) return true;
+  const big = v6ToBig(side === SRC ? f.srcAddr : f.dstAddr);
+  if (big < 0n) return false;
+  v6WordsOfBig(big, out);
+  return true;
+}
+
+/** An address string as IPv6 words (tests, set-up). */
+export function ipv6OfText(s: string, out: Uint32Array): boolean {
+  curText = s;
+  if (v6Of(readText, s.length, out)) return true;
+  const big = v6ToBig(s);
+  if (big < 0n) return false;
+  v6WordsOfBig(big, out);
+  return true;
+}
+
+const sideWords = new Uint32Array(4);
+
+/** CIDRs as IPv4 ranges and IPv6 word masks, tested without allocating (an IPv4-mapped IPv6 tail aside). */
 export class CidrSet {
   private readonly v4Base: number[] = [];
   private readonly v4Mask: number[] = [];
   private readonly v6: { base: bigint; mask: bigint }[] = [];
+  /** The IPv6 CIDRs again as words: base and mask, four words each. */
+  private v6Words = new Uint32Array(0);
 
   constructor(cidrs: readonly string[]) {
     for (const c of cidrs) {
@@ -117,6 +211,33 @@ export class CidrSet {
         this.v6.push({ base: n & mask, mask });
       }
     }
+    this.v6Words = new Uint32Array(this.v6.length * 8);
+    const w = new Uint32Array(4);
+    this.v6.forEach((r, i) => {
+      v6WordsOfBig(r.base, w);
+      this.v6Words.set(w, i * 8);
+      v6WordsOfBig(r.mask, w);
+      this.v6Words.set(w, i * 8 + 4);
+    });
+  }
+
+  get hasV6(): boolean {
+    return this.v6.length > 0;
+  }
+
+  /** Whether an IPv6 address (four words, see ipv6Of) is inside one of the CIDRs. */
+  hasV6Words(a: Uint32Array): boolean {
+    const w = this.v6Words;
+    for (let i = 0; i < w.length; i += 8) {
+      if (
+        ((a[0] as number) & (w[i + 4] as number)) >>> 0 === w[i] &&
+        ((a[1] as number) & (w[i + 5] as number)) >>> 0 === w[i + 1] &&
+        ((a[2] as number) & (w[i + 6] as number)) >>> 0 === w[i + 2] &&
+        ((a[3] as number) & (w[i + 7] as number)) >>> 0 === w[i + 3]
+      )
+        return true;
+    }
+    return false;
   }
 
   get size(): number {
@@ -135,7 +256,7 @@ export class CidrSet {
     const v4 = ipv4Of(f, side);
     if (v4 >= 0) return this.hasV4(v4);
     if (this.v6.length === 0) return false;
-    return this.hasText(side === SRC ? f.srcAddr : f.dstAddr);
+    return ipv6Of(f, side, sideWords) && this.hasV6Words(sideWords);
   }
 
   hasText(addr: string): boolean {

@@ -5,16 +5,38 @@
 // application cache has seen a name.
 import type { IngestFlow } from "../state/ingest-flow.js";
 import { KeyTable } from "./key-table.js";
-import { addrHash, CidrSet, DST, hashAddress, hashAddressText, ipv4Of, SRC } from "./record-keys.js";
-import { BOTH, canonicalAddress, matchesApplication, type ThresholdRule } from "./threshold.js";
+import { addrHash, CidrSet, DST, hashAddress, hashAddressText, ipv4Of, ipv6Of, SRC } from "./record-keys.js";
+import { BOTH, canonicalAddress, matchesApplication, type RecordFacts, type ThresholdRule } from "./threshold.js";
 
 const APP_CACHE_MAX = 4096;
+const facts: RecordFacts = {
+  srcV4: -1,
+  dstV4: -1,
+  srcV6: false,
+  dstV6: false,
+  srcWords: new Uint32Array(4),
+  dstWords: new Uint32Array(4),
+  srcH1: 0,
+  srcH2: 0,
+  dstH1: 0,
+  dstH2: 0,
+};
 const NONE: readonly ThresholdRule[] = [];
 
 function pushTo<K>(m: Map<K, ThresholdRule[]>, k: K, r: ThresholdRule): void {
   const list = m.get(k);
   if (list) list.push(r);
   else m.set(k, [r]);
+}
+
+/** An IPv4 CIDR's base and mask; null for IPv6. */
+function parseV4Cidr(cidr: string): { bits: number; mask: number; base: number } | null {
+  const [addr = "", len = "32"] = cidr.split("/");
+  if (addr.includes(":")) return null;
+  const bits = Number(len);
+  const v4 = addr.split(".").reduce((n, p) => n * 256 + Number(p), 0);
+  const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
+  return { bits, mask, base: (v4 & mask) >>> 0 };
 }
 
 export class ThresholdIndex {
@@ -25,7 +47,12 @@ export class ThresholdIndex {
   private readonly v4Masks: number[] = [];
   private readonly v4Nets: Map<number, ThresholdRule[]>[] = [];
   private readonly v6Nets: Array<{ set: CidrSet; rule: ThresholdRule }> = [];
+  /** local-hosts rules narrowed by an IPv4 CIDR, indexed as networks are; the others apart. */
+  private readonly localPrefixes: number[] = [];
+  private readonly localMasks: number[] = [];
+  private readonly localNets: Map<number, ThresholdRule[]>[] = [];
   private readonly localRules: ThresholdRule[] = [];
+  private readonly localCount: number;
   private readonly appTargets: Array<{ name: string; rule: ThresholdRule }> = [];
   private readonly appCache = new Map<string, readonly ThresholdRule[]>();
   private readonly categories = new Map<string, ThresholdRule[]>();
@@ -39,6 +66,7 @@ export class ThresholdIndex {
     private readonly local: CidrSet,
   ) {
     this.size = rules.length;
+    this.localCount = rules.filter((r) => r.def.target.kind === "local-hosts").length;
     const hostTargets = rules.filter((r) => r.def.target.kind === "host");
     this.hostKeys = new KeyTable(Math.max(1, hostTargets.length));
     for (const r of hostTargets) {
@@ -54,25 +82,35 @@ export class ThresholdIndex {
       const t = r.def.target;
       switch (t.kind) {
         case "network": {
-          const [addr = "", len = "0"] = t.value.split("/");
-          const bits = Number(len);
-          if (!addr.includes(":")) {
-            const v4 = addr.split(".").reduce((n, p) => n * 256 + Number(p), 0);
-            const mask = bits === 0 ? 0 : (0xffffffff << (32 - bits)) >>> 0;
-            let i = this.v4Prefixes.indexOf(bits);
+          const v4 = parseV4Cidr(t.value);
+          if (v4 !== null) {
+            let i = this.v4Prefixes.indexOf(v4.bits);
             if (i < 0) {
               i = this.v4Prefixes.length;
-              this.v4Prefixes.push(bits);
-              this.v4Masks.push(mask);
+              this.v4Prefixes.push(v4.bits);
+              this.v4Masks.push(v4.mask);
               this.v4Nets.push(new Map());
             }
-            pushTo(this.v4Nets[i] as Map<number, ThresholdRule[]>, (v4 & mask) >>> 0, r);
+            pushTo(this.v4Nets[i] as Map<number, ThresholdRule[]>, v4.base, r);
           } else this.v6Nets.push({ set: new CidrSet([t.value]), rule: r });
           break;
         }
-        case "local-hosts":
-          this.localRules.push(r);
+        case "local-hosts": {
+          const v4 = t.value === "*" ? null : parseV4Cidr(t.value);
+          if (v4 === null) {
+            this.localRules.push(r);
+            break;
+          }
+          let i = this.localPrefixes.indexOf(v4.bits);
+          if (i < 0) {
+            i = this.localPrefixes.length;
+            this.localPrefixes.push(v4.bits);
+            this.localMasks.push(v4.mask);
+            this.localNets.push(new Map());
+          }
+          pushTo(this.localNets[i] as Map<number, ThresholdRule[]>, v4.base, r);
           break;
+        }
         case "application":
           this.appTargets.push({ name: t.value, rule: r });
           break;
@@ -120,24 +158,39 @@ export class ThresholdIndex {
     const hosts = this.hostKeys.size > 0;
     const v4n = this.v4Prefixes.length;
     const v6n = this.v6Nets.length;
-    const locals = this.localRules.length;
+    const locals = this.localCount;
+    const localAll = this.localRules.length;
+    const localPrefixes = this.localPrefixes.length;
+    const needV4 = v4n > 0 || locals > 0;
+    const needV6 = v6n > 0 || locals > 0;
+    const k = facts;
     const apps = this.appTargets.length > 0;
     const cats = this.categories.size > 0;
     const exporters = this.exporters.size > 0 || this.interfaces.size > 0;
     for (let i = 0; i < count; i++) {
       const f = flows[i] as IngestFlow;
       if (nodeRules !== undefined) for (const r of nodeRules) r.add(0, f, BOTH, wall);
-      if (hosts) {
+      if (hosts || locals > 0) {
         hashAddress(f, SRC);
-        const s = this.hostKeys.find(addrHash.h1, addrHash.h2);
+        k.srcH1 = addrHash.h1;
+        k.srcH2 = addrHash.h2;
         hashAddress(f, DST);
-        const d = this.hostKeys.find(addrHash.h1, addrHash.h2);
+        k.dstH1 = addrHash.h1;
+        k.dstH2 = addrHash.h2;
+      }
+      if (hosts) {
+        const s = this.hostKeys.find(k.srcH1, k.srcH2);
+        const d = this.hostKeys.find(k.dstH1, k.dstH2);
         if (s >= 0) for (const r of this.hostRules[s] as ThresholdRule[]) r.add(0, f, s === d ? BOTH : SRC, wall);
         if (d >= 0 && d !== s) for (const r of this.hostRules[d] as ThresholdRule[]) r.add(0, f, DST, wall);
       }
+      k.srcV4 = needV4 ? ipv4Of(f, SRC) : -1;
+      k.dstV4 = needV4 && k.srcV4 >= 0 ? ipv4Of(f, DST) : -1;
+      k.srcV6 = needV6 && k.srcV4 < 0 && f.ipVersion === 6 && ipv6Of(f, SRC, k.srcWords);
+      k.dstV6 = needV6 && k.srcV4 < 0 && f.ipVersion === 6 && ipv6Of(f, DST, k.dstWords);
       if (v4n > 0) {
-        const s4 = ipv4Of(f, SRC);
-        const d4 = s4 >= 0 ? ipv4Of(f, DST) : -1;
+        const s4 = k.srcV4;
+        const d4 = k.dstV4;
         if (s4 >= 0 || d4 >= 0) {
           for (let p = 0; p < v4n; p++) {
             const mask = this.v4Masks[p] as number;
@@ -150,19 +203,30 @@ export class ThresholdIndex {
           }
         }
       }
-      if (v6n > 0 && f.ipVersion === 6) {
+      if (v6n > 0 && (k.srcV6 || k.dstV6)) {
         for (let p = 0; p < v6n; p++) {
           const n = this.v6Nets[p] as { set: CidrSet; rule: ThresholdRule };
-          const sIn = n.set.hasSide(f, SRC);
-          const dIn = n.set.hasSide(f, DST);
+          const sIn = k.srcV6 && n.set.hasV6Words(k.srcWords);
+          const dIn = k.dstV6 && n.set.hasV6Words(k.dstWords);
           if (sIn || dIn) n.rule.add(0, f, sIn && dIn ? BOTH : sIn ? SRC : DST, wall);
         }
       }
       if (locals > 0) {
-        const srcLocal = this.local.hasSide(f, SRC);
-        const dstLocal = this.local.hasSide(f, DST);
-        if (srcLocal || dstLocal)
-          for (let k = 0; k < locals; k++) (this.localRules[k] as ThresholdRule).addLocal(f, srcLocal, dstLocal, wall);
+        const local = this.local;
+        const srcLocal = k.srcV4 >= 0 ? local.hasV4(k.srcV4) : k.srcV6 && local.hasV6Words(k.srcWords);
+        const dstLocal = k.dstV4 >= 0 ? local.hasV4(k.dstV4) : k.dstV6 && local.hasV6Words(k.dstWords);
+        if (srcLocal || dstLocal) {
+          for (let j = 0; j < localAll; j++)
+            (this.localRules[j] as ThresholdRule).addLocal(f, srcLocal, dstLocal, k, wall);
+          for (let p = 0; p < localPrefixes; p++) {
+            const mask = this.localMasks[p] as number;
+            const nets = this.localNets[p] as Map<number, ThresholdRule[]>;
+            const ls = srcLocal && k.srcV4 >= 0 ? nets.get((k.srcV4 & mask) >>> 0) : undefined;
+            const ld = dstLocal && k.dstV4 >= 0 ? nets.get((k.dstV4 & mask) >>> 0) : undefined;
+            if (ls !== undefined) for (const r of ls) r.addLocalSide(f, SRC, k.srcH1, k.srcH2, wall);
+            if (ld !== undefined) for (const r of ld) r.addLocalSide(f, DST, k.dstH1, k.dstH2, wall);
+          }
+        }
       }
       if (apps) {
         const list = this.appRules(f.l7);

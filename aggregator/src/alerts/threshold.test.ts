@@ -255,6 +255,16 @@ describe("threshold rules", () => {
     assert.equal(engine.stats.thresholdRows, 0);
   });
 
+  it("a rule crossed by many entities at once engages a bounded number of alerts, the rest counted", async () => {
+    const { clock, engine, feeder } = setup({ localNetworks: ["10.0.0.0/8"], maxEngagedPerRule: 2 });
+    engine.setRules(rules(threshold("any", { target: { kind: "local-hosts", value: "*" }, metric: "flows" })));
+    feeder.feed([1, 2, 3, 4, 5].map((h) => flowRecord({ srcAddr: `10.0.0.${h}`, dstAddr: "8.8.8.8" })));
+    clock.now = T0 + 10_000;
+    await engine.evaluate();
+    assert.equal(engine.engagedAlerts().length, 2);
+    assert.equal(engine.stats.engagedCapped, 3);
+  });
+
   it("a reload keeps an unchanged rule's alerts and counters; a changed rule's alerts end", async () => {
     const { clock, sink, engine, feeder } = setup();
     const big = threshold("big", { target: { kind: "host", value: "10.0.0.1" }, metric: "bytes", value: 1000 });

@@ -97,6 +97,23 @@ export function canonicalAddress(a: string): string {
   }
 }
 
+/**
+ * What the index worked out about the record being routed, once for all rules: addresses as
+ * IPv4 integers (-1 if not) or IPv6 words, and their hashes.
+ */
+export interface RecordFacts {
+  srcV4: number;
+  dstV4: number;
+  srcV6: boolean;
+  dstV6: boolean;
+  readonly srcWords: Uint32Array;
+  readonly dstWords: Uint32Array;
+  srcH1: number;
+  srcH2: number;
+  dstH1: number;
+  dstH2: number;
+}
+
 /** What a rule calls to engage and release alerts (the engine). */
 export interface ThresholdEmitter {
   engageThreshold(rule: ThresholdRule, entity: AlertEntity, value: number, now: number): AlertRecord | null;
@@ -199,11 +216,8 @@ export class ThresholdRule {
   }
 
   /** The row of a local host (added, growing the table, if new); -1 when refused. */
-  private hostRow(f: IngestFlow, side: typeof SRC | typeof DST): number {
+  private hostRow(f: IngestFlow, side: typeof SRC | typeof DST, h1: number, h2: number): number {
     const table = this.hosts as KeyTable;
-    hashAddress(f, side);
-    const h1 = addrHash.h1;
-    const h2 = addrHash.h2;
     let s = table.find(h1, h2);
     if (s >= 0) return s;
     if (table.size >= table.capacity) {
@@ -261,15 +275,27 @@ export class ThresholdRule {
     return this.metric === M_PEERS || this.metric === M_PORTS;
   }
 
+  /** A local-hosts rule whose filter the index checked: adds the record to one side's row. */
+  addLocalSide(f: IngestFlow, side: typeof SRC | typeof DST, h1: number, h2: number, wall: number): void {
+    const s = this.hostRow(f, side, h1, h2);
+    if (s >= 0) this.add(s, f, side, wall);
+  }
+
   /** A local-hosts rule: adds the record to each local side's row. */
-  addLocal(f: IngestFlow, srcLocal: boolean, dstLocal: boolean, wall: number): void {
+  addLocal(f: IngestFlow, srcLocal: boolean, dstLocal: boolean, k: RecordFacts, wall: number): void {
     const filter = this.filter;
-    if (srcLocal && (filter === null || filter.hasSide(f, SRC))) {
-      const s = this.hostRow(f, SRC);
+    if (
+      srcLocal &&
+      (filter === null || (k.srcV4 >= 0 ? filter.hasV4(k.srcV4) : k.srcV6 && filter.hasV6Words(k.srcWords)))
+    ) {
+      const s = this.hostRow(f, SRC, k.srcH1, k.srcH2);
       if (s >= 0) this.add(s, f, SRC, wall);
     }
-    if (dstLocal && (filter === null || filter.hasSide(f, DST))) {
-      const s = this.hostRow(f, DST);
+    if (
+      dstLocal &&
+      (filter === null || (k.dstV4 >= 0 ? filter.hasV4(k.dstV4) : k.dstV6 && filter.hasV6Words(k.dstWords)))
+    ) {
+      const s = this.hostRow(f, DST, k.dstH1, k.dstH2);
       if (s >= 0) this.add(s, f, DST, wall);
     }
   }

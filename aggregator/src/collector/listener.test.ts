@@ -5,13 +5,19 @@ import { createSocket } from "node:dgram";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
+import type { pb } from "@flowlens/contracts";
 import { haveCommand, repoRoot, run } from "@flowlens/testkit";
+import { SequenceDeduper } from "../ingest/dedupe.js";
+import { IngestPipeline } from "../ingest/pipeline.js";
 import { LocalNetworks } from "../networks.js";
+import type { IngestFlow } from "../state/ingest-flow.js";
 import { defaultStateConfig, LiveState } from "../state/live-state.js";
 import { CollectorListener, kernelUdpDrops } from "./listener.js";
 import { NetflowDecoder } from "./netflow/decoder.js";
+import { readUdpDatagrams } from "./pcap-udp.js";
 
 const capture = join(repoRoot, "../shared/testdata/pcaps/ndpi/1kxun.pcap");
+const ipfixExport = join(repoRoot, "../shared/testdata/flowexports/ipfixcol2/example_flows.ipfix.pcap");
 const skip = !haveCommand("softflowd") ? "softflowd not installed" : !existsSync(capture) ? `${capture} absent` : false;
 
 /** softflowd's own account of what it exported (its -d summary). */
@@ -35,7 +41,7 @@ describe("collector listener", () => {
       const listener = new CollectorListener(
         { host: "127.0.0.1", ports: [0], recvBufferBytes: 8 << 20 },
         new NetflowDecoder(),
-        (flows, exporter) => state.applyBatch(flows, { node: "collector", agentId: exporter }),
+        new IngestPipeline(state, new SequenceDeduper()).collected,
       );
       const [port] = await listener.start();
       try {
@@ -70,7 +76,7 @@ describe("collector listener", () => {
     const listener = new CollectorListener(
       { host: "127.0.0.1", ports: [0], recvBufferBytes: 1 << 20 },
       new NetflowDecoder(),
-      (f, e) => state.applyBatch(f, { node: "collector", agentId: e }),
+      new IngestPipeline(state, new SequenceDeduper()).collected,
     );
     const [port] = await listener.start();
     const sock = createSocket("udp4");
@@ -95,6 +101,50 @@ describe("collector listener", () => {
       sock.close();
       await listener.stop();
     }
+  });
+
+  it("hands every record to the pipeline: the state counts it and the observer (alerts) sees it", {
+    skip: existsSync(ipfixExport) ? false : `${ipfixExport} absent`,
+  }, () => {
+    const state = new LiveState(defaultStateConfig(), new LocalNetworks([]));
+    const pipeline = new IngestPipeline(state, new SequenceDeduper());
+    const seen: string[] = [];
+    pipeline.observer = {
+      observeRecords(flows: readonly IngestFlow[], count: number, node: string): void {
+        for (let i = 0; i < count; i++) {
+          const f = flows[i] as IngestFlow;
+          seen.push(`${node} ${f.exporter} ${f.srcAddr}:${f.srcPort} > ${f.dstAddr}:${f.dstPort} ${f.srcToDstBytes}`);
+        }
+      },
+    };
+    const listener = new CollectorListener(
+      { host: "127.0.0.1", ports: [], recvBufferBytes: 0 },
+      new NetflowDecoder({ communityId: false }),
+      pipeline.collected,
+    );
+    // The same datagrams decoded into messages by a decoder of their own: what must be seen.
+    const reference = new NetflowDecoder({ communityId: false });
+    const want: string[] = [];
+    let bytes = 0;
+    for (const d of readUdpDatagrams(ipfixExport).datagrams) {
+      listener.receive(Buffer.from(d.payload), `::ffff:${d.srcAddr}`);
+      for (const f of reference.decode(d.payload, d.srcAddr, 0).flows as pb.Flow[]) {
+        want.push(`collector ${f.exporter} ${f.srcAddr}:${f.srcPort} > ${f.dstAddr}:${f.dstPort} ${f.srcToDstBytes}`);
+        bytes += Number(f.srcToDstBytes + f.dstToSrcBytes);
+      }
+    }
+    assert.ok(want.length > 3000, `${want.length} records`);
+    assert.deepEqual(seen, want);
+    assert.equal(listener.stats().records, want.length);
+    assert.equal(state.totals().records, want.length);
+    assert.equal(state.totals().bytes, bytes);
+    const exporter = state.exporters()[0];
+    assert.equal(exporter?.exporter, readUdpDatagrams(ipfixExport).datagrams[0]?.srcAddr);
+    assert.equal(exporter?.bytes, bytes);
+    assert.deepEqual(
+      state.nodes().map((n) => n.node),
+      ["collector"],
+    );
   });
 
   it("reads socket drop counters from /proc/net/udp", () => {

@@ -1,11 +1,13 @@
 // The collector's UDP side: sockets for NetFlow/IPFIX and sFlow, large receive buffers, each
-// datagram decoded as it arrives (by its header, whatever the port) and its flows handed to the
-// live state, sFlow interface counters and lost datagrams too.
+// datagram decoded as it arrives (by its header, whatever the port) into reused records that
+// are handed to the ingest pipeline (live state and alerts), sFlow interface counters and lost
+// datagrams too.
 // Socket overflow is real loss the application never sees, so it is read from the kernel
 // (/proc/net/udp{,6} "drops" of our sockets) and counted too.
 import { createSocket, type Socket } from "node:dgram";
 import { readFileSync } from "node:fs";
-import type { pb } from "@flowlens/contracts";
+import type { CollectedSink } from "../ingest/sink.js";
+import { FlowRecords } from "./flow-records.js";
 import type { NetflowDecoder } from "./netflow/decoder.js";
 import { DECODE_ERROR_REASONS } from "./netflow/errors.js";
 import type { InterfaceCounterSample } from "./sflow/counters.js";
@@ -105,11 +107,16 @@ export class CollectorListener {
   private readonly errors: Record<string, number> = Object.fromEntries(DECODE_ERROR_REASONS.map((r) => [r, 0]));
   private dropsAtStart = 0;
   private recvBuffer = 0;
+  /** The records of the datagram being decoded, reused datagram after datagram. */
+  private readonly records = new FlowRecords();
+  /** The last datagram's source address and the exporter it stands for. */
+  private lastFrom = "";
+  private lastExporter = "";
 
   constructor(
     private readonly options: CollectorListenerOptions,
     private readonly decoder: NetflowDecoder,
-    private readonly apply: (flows: pb.Flow[], exporter: string) => void,
+    private readonly apply: CollectedSink,
     private readonly clock: () => number = Date.now,
     private readonly sflowSinks: SflowSinks = {},
   ) {
@@ -126,7 +133,7 @@ export class CollectorListener {
         ipv6Only: false,
         recvBufferSize: this.options.recvBufferBytes,
       });
-      socket.on("message", (msg, rinfo) => this.onDatagram(msg, rinfo.address));
+      socket.on("message", (msg, rinfo) => this.receive(msg, rinfo.address));
       // A socket error after bind (rare on UDP) is counted; the others keep running.
       socket.on("error", () => {
         this.errors.socket = (this.errors.socket ?? 0) + 1;
@@ -148,27 +155,31 @@ export class CollectorListener {
     return bound;
   }
 
-  private onDatagram(msg: Buffer, from: string): void {
+  /** One datagram from `from` (its source address, as the socket gives it). */
+  receive(msg: Buffer, from: string): void {
     this.counters.datagrams++;
     this.counters.bytes += msg.length;
+    if (from !== this.lastFrom) {
+      this.lastFrom = from;
+      this.lastExporter = exporterAddress(from);
+    }
+    const exporter = this.lastExporter;
     if (!isNetflow(msg)) {
-      if (isSflow(msg)) this.onSflow(msg, exporterAddress(from));
+      if (isSflow(msg)) this.onSflow(msg, exporter);
       else this.counters.notFlowExport++;
       return;
     }
-    const exporter = exporterAddress(from);
-    const result = this.decoder.decode(msg, exporter, this.clock());
-    for (const [reason, n] of Object.entries(result.errors))
-      this.errors[reason] = (this.errors[reason] ?? 0) + (n ?? 0);
-    if (result.flows.length > 0) {
-      this.counters.records += result.flows.length;
-      this.apply(result.flows, exporter);
-    }
+    const records = this.records;
+    const report = this.decoder.decodeInto(msg, exporter, this.clock(), records);
+    const errors = report.errors;
+    for (const reason in errors)
+      this.errors[reason] = (this.errors[reason] ?? 0) + (errors[reason as keyof typeof errors] ?? 0);
+    this.handOff(exporter);
   }
 
   private onSflow(msg: Buffer, from: string): void {
     this.counters.sflowDatagrams++;
-    const result = this.sflow.decode(msg, from, this.clock());
+    const result = this.sflow.decodeInto(msg, from, this.clock(), this.records);
     for (const [reason, n] of Object.entries(result.errors))
       this.sflowErrors[reason] = (this.sflowErrors[reason] ?? 0) + (n ?? 0);
     if (result.lost !== 0) this.sflowSinks.loss?.(result.agent, result.lost);
@@ -176,9 +187,19 @@ export class CollectorListener {
       this.counters.sflowCounterRecords += result.counters.length;
       this.sflowSinks.counters?.(result.counters);
     }
-    if (result.flows.length > 0) {
-      this.counters.records += result.flows.length;
-      this.apply(result.flows, result.agent);
+    this.handOff(result.agent);
+  }
+
+  /** Hands the datagram's records over, then lets them be reused. */
+  private handOff(exporter: string): void {
+    const records = this.records;
+    const n = records.length;
+    if (n === 0) return;
+    this.counters.records += n;
+    try {
+      this.apply(records.records, n, exporter);
+    } finally {
+      records.clear();
     }
   }
 

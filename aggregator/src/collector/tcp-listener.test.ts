@@ -6,6 +6,7 @@ import { connect } from "node:net";
 import { describe, it } from "node:test";
 import type { pb } from "@flowlens/contracts";
 import { exportIpfixOverTcp, havePythonIpfix } from "@flowlens/testkit";
+import type { IngestFlow } from "../state/ingest-flow.js";
 import { IPFIX_TCP_DEFAULTS, IpfixTcpListener } from "./tcp-listener.js";
 
 const skip = havePythonIpfix ? false : "python3-ipfix is not installed (hack/install-deps.sh installs it)";
@@ -32,8 +33,8 @@ describe("IPFIX over TCP", { skip }, () => {
   it("decodes a python-ipfix stream written in random pieces, every record and counter", async () => {
     const got: pb.Flow[] = [];
     const exporters = new Set<string>();
-    const l = new IpfixTcpListener({ ...IPFIX_TCP_DEFAULTS, host: "127.0.0.1", port: 0 }, (flows, exporter) => {
-      got.push(...flows);
+    const l = new IpfixTcpListener({ ...IPFIX_TCP_DEFAULTS, host: "127.0.0.1", port: 0 }, (records, n, exporter) => {
+      for (let i = 0; i < n; i++) got.push((records[i] as IngestFlow).toMessage());
       exporters.add(exporter);
     });
     const port = await l.start();
@@ -65,9 +66,9 @@ describe("IPFIX over TCP", { skip }, () => {
 
   it("scopes templates to the session: data on a new connection without its template is not decoded", async () => {
     const got: pb.Flow[] = [];
-    const l = new IpfixTcpListener({ ...IPFIX_TCP_DEFAULTS, host: "127.0.0.1", port: 0 }, (flows) =>
-      got.push(...flows),
-    );
+    const l = new IpfixTcpListener({ ...IPFIX_TCP_DEFAULTS, host: "127.0.0.1", port: 0 }, (records, n) => {
+      for (let i = 0; i < n; i++) got.push((records[i] as IngestFlow).toMessage());
+    });
     const port = await l.start();
     try {
       exportIpfixOverTcp(port, 10, [1]);
@@ -94,9 +95,9 @@ describe("IPFIX over TCP", { skip }, () => {
 
   it("closes a session whose stream is not IPFIX and counts it, other sessions unharmed", async () => {
     const got: pb.Flow[] = [];
-    const l = new IpfixTcpListener({ ...IPFIX_TCP_DEFAULTS, host: "127.0.0.1", port: 0 }, (flows) =>
-      got.push(...flows),
-    );
+    const l = new IpfixTcpListener({ ...IPFIX_TCP_DEFAULTS, host: "127.0.0.1", port: 0 }, (records, n) => {
+      for (let i = 0; i < n; i++) got.push((records[i] as IngestFlow).toMessage());
+    });
     const port = await l.start();
     try {
       const garbage = connect(port, "127.0.0.1");

@@ -8,7 +8,8 @@
 // counted, as the RFC asks of a collecting process. Sessions are capped, and each one's buffer
 // is bounded by the largest message (65535 bytes), so memory stays bounded whatever peers send.
 import { createServer, type Server, type Socket } from "node:net";
-import type { pb } from "@flowlens/contracts";
+import type { CollectedSink } from "../ingest/sink.js";
+import { FlowRecords } from "./flow-records.js";
 import { type Clock, NetflowDecoder, type NetflowLimits } from "./netflow/decoder.js";
 import { DECODE_ERROR_REASONS } from "./netflow/errors.js";
 
@@ -112,11 +113,13 @@ export class IpfixTcpListener {
     records: 0,
   };
   private readonly errors: Record<string, number> = Object.fromEntries(DECODE_ERROR_REASONS.map((r) => [r, 0]));
+  /** The records of the messages of one chunk, handed over together and then reused. */
+  private readonly records = new FlowRecords();
   port = 0;
 
   constructor(
     private readonly options: IpfixTcpOptions,
-    private readonly apply: (flows: pb.Flow[], exporter: string) => void,
+    private readonly apply: CollectedSink,
     private readonly clock: Clock = Date.now,
   ) {}
 
@@ -149,6 +152,7 @@ export class IpfixTcpListener {
     });
     socket.on("data", (chunk: Buffer) => {
       const ok = session.feed(chunk, (m) => this.onMessage(session, m));
+      this.handOff(session.exporter);
       if (!ok) {
         this.stats_.framingErrors++;
         socket.destroy();
@@ -164,12 +168,22 @@ export class IpfixTcpListener {
   private onMessage(session: Session, message: Buffer): void {
     this.stats_.messages++;
     this.stats_.bytes += message.length;
-    const result = session.decoder.decode(message, session.exporter, this.clock());
-    for (const [reason, n] of Object.entries(result.errors))
-      this.errors[reason] = (this.errors[reason] ?? 0) + (n ?? 0);
-    if (result.flows.length > 0) {
-      this.stats_.records += result.flows.length;
-      this.apply(result.flows, session.exporter);
+    const report = session.decoder.decodeInto(message, session.exporter, this.clock(), this.records);
+    const errors = report.errors;
+    for (const reason in errors)
+      this.errors[reason] = (this.errors[reason] ?? 0) + (errors[reason as keyof typeof errors] ?? 0);
+  }
+
+  /** Hands over the records of a chunk's messages (one session: one exporter), then reuses them. */
+  private handOff(exporter: string): void {
+    const records = this.records;
+    const n = records.length;
+    if (n === 0) return;
+    this.stats_.records += n;
+    try {
+      this.apply(records.records, n, exporter);
+    } finally {
+      records.clear();
     }
   }
 

@@ -20,6 +20,7 @@
 import { Buffer } from "node:buffer";
 import type { pb } from "@flowlens/contracts";
 import { ABSENT, IngestFlow, wireText } from "../state/ingest-flow.js";
+import { NameCache } from "../state/name-cache.js";
 
 export class FlowBatchDecodeError extends Error {
   readonly code = "FLOW_BATCH_DECODE";
@@ -44,33 +45,6 @@ const TWO_32 = 4294967296;
 const POOL_MAX = 16_384;
 /** Group nesting ts-proto's reader accepts when skipping. */
 const GROUP_DEPTH = 100;
-
-/** Short repeated strings (application names, categories, exporters): decoded once. */
-class NameCache {
-  static readonly SLOTS = 1024;
-  static readonly MAX_LEN = 48;
-  private readonly lens = new Int32Array(NameCache.SLOTS).fill(-1);
-  private readonly bytes = new Uint8Array(NameCache.SLOTS * NameCache.MAX_LEN);
-  private readonly strings: string[] = new Array<string>(NameCache.SLOTS).fill("");
-
-  /** The cached string for buf[start, end), or undefined. */
-  find(buf: Uint8Array, start: number, end: number, slot: number): string | undefined {
-    const len = end - start;
-    if (this.lens[slot] !== len) return undefined;
-    const bytes = this.bytes;
-    const o = slot * NameCache.MAX_LEN;
-    for (let i = 0; i < len; i++) if (bytes[o + i] !== buf[start + i]) return undefined;
-    return this.strings[slot];
-  }
-
-  store(buf: Uint8Array, start: number, end: number, slot: number, s: string): void {
-    const len = end - start;
-    if (len > NameCache.MAX_LEN) return;
-    this.bytes.set(buf.subarray(start, end), slot * NameCache.MAX_LEN);
-    this.lens[slot] = len;
-    this.strings[slot] = s;
-  }
-}
 
 const EMPTY = Buffer.alloc(0);
 
@@ -432,16 +406,7 @@ export class FlowBatchDecoder {
   /** A string that repeats from record to record: looked up by its bytes before decoding. */
   private name(): string {
     const start = this.skipBytes();
-    const end = this.pos;
-    const buf = this.buf;
-    let h = 0x811c9dc5;
-    for (let i = start; i < end; i++) h = Math.imul(h ^ (buf[i] as number), 0x01000193);
-    const slot = (h >>> 0) & (NameCache.SLOTS - 1);
-    const cached = this.names.find(buf, start, end, slot);
-    if (cached !== undefined) return cached;
-    const s = this.text(start, end);
-    this.names.store(buf, start, end, slot, s);
-    return s;
+    return this.names.text(this.buf, start, this.pos);
   }
 
   /** BinaryReader.skip: one value of this wire type (a group with everything up to its end). */

@@ -8,9 +8,11 @@ import { type IngestFlow, MessageViews } from "../state/ingest-flow.js";
 import type { LiveState } from "../state/live-state.js";
 import { type DecodedBatch, FlowBatchDecoder } from "./batch-decoder.js";
 import type { SequenceDeduper } from "./dedupe.js";
-import type { BatchSink, FastPath } from "./sink.js";
+import type { BatchSink, CollectedSink, FastPath } from "./sink.js";
 
 export type Transport = "grpc" | "nats" | "local";
+/** The node the collector's records are counted under (their agent id is the exporter). */
+export const COLLECTOR_NODE = "collector";
 export const TRANSPORTS: readonly Transport[] = ["grpc", "nats", "local"];
 
 export interface TransportCounters {
@@ -71,8 +73,25 @@ export class IngestPipeline implements BatchSink {
     decode: (bytes) => this.decoder.decode(bytes),
     apply: (batch, transport) => this.applyRecords(batch, batch.flows, batch.flows.length, transport),
   };
+  /**
+   * The collector's hand-off: records decoded from an exporter's datagrams, counted by the
+   * state and seen by the observer as the transports' batches are. They need no check here:
+   * the collector's decoders make every field within range, and datagrams have no sequence the
+   * deduper would know.
+   */
+  readonly collected: CollectedSink = (records, length, exporter) => {
+    let origin = this.collectorOrigin;
+    if (origin.agentId !== exporter) {
+      origin = { node: COLLECTOR_NODE, agentId: exporter };
+      this.collectorOrigin = origin;
+    }
+    this.state.applyRecords(records, origin, length);
+    this.observer?.observeRecords(records, length, COLLECTOR_NODE);
+  };
   private readonly decoder = new FlowBatchDecoder();
   private readonly views = new MessageViews();
+  /** The last exporter's origin, so that a run of datagrams from one exporter makes no object. */
+  private collectorOrigin = { node: COLLECTOR_NODE, agentId: "" };
 
   constructor(
     private readonly state: LiveState,

@@ -1,6 +1,8 @@
 // Where ingested batches go once a transport has them: one function, so gRPC, NATS and the
-// in-process path of `flowlens up` all apply flows the same way (dedupe, then state).
+// in-process path of `flowlens up` all apply flows the same way (dedupe, then state); and where
+// the collector's records go.
 import type { pb } from "@flowlens/contracts";
+import type { IngestFlow } from "../state/ingest-flow.js";
 import type { DecodedBatch } from "./batch-decoder.js";
 
 type TransportName = "grpc" | "nats" | "local";
@@ -30,3 +32,9 @@ export interface FastPath {
 
 /** What transports read of a batch, decoded either way. */
 export type AnyBatch = pb.FlowBatch | DecodedBatch;
+
+/**
+ * Where the collector (NetFlow/IPFIX/sFlow listeners) hands the records it decoded: the first
+ * `length` of `records`, all from one exporter. Records are reused after the call returns.
+ */
+export type CollectedSink = (records: readonly IngestFlow[], length: number, exporter: string) => void;

@@ -14,6 +14,9 @@ export class ApplicationEntry {
   flows = 0;
   /** Hosts currently in the host table that list this application. */
   hosts = 0;
+  /** The category name its last record gave, and the entry that name counts under. */
+  lastCategoryName: string | null = null;
+  lastCategory: CategoryEntry | null = null;
   readonly series: SeriesSet;
   constructor(
     /** Its index in the table, the key hosts count it under. */
@@ -39,6 +42,12 @@ export class ApplicationTable {
   private readonly cats = new Map<string, CategoryEntry>();
   /** Records counted under "(other)" because the table was full. */
   overflow = 0;
+  /**
+   * The last application looked up by its name: records come in runs of one application (a
+   * collector's are nearly all "Unknown"), which then cost no Map lookup.
+   */
+  private lastName: string | null = null;
+  private lastEntry: ApplicationEntry | null = null;
 
   constructor(readonly capacity: number) {}
 
@@ -51,6 +60,7 @@ export class ApplicationTable {
   }
 
   get(name: string): ApplicationEntry | undefined {
+    if (name === this.lastName) return this.lastEntry as ApplicationEntry;
     return this.apps.get(name);
   }
 
@@ -67,15 +77,31 @@ export class ApplicationTable {
     flows: number,
     now: number,
   ): ApplicationEntry {
-    let a = this.apps.get(l7);
-    if (a === undefined) a = this.create(l7, l7Category, now);
+    let a: ApplicationEntry | undefined;
+    if (l7 === this.lastName) a = this.lastEntry as ApplicationEntry;
+    else {
+      a = this.apps.get(l7);
+      if (a === undefined) a = this.create(l7, l7Category, now);
+      // Only a name the table has under its own key: a raw name that maps to another entry
+      // ("" to "Unknown", a cut one) would hide it from get().
+      if (a.name === l7) {
+        this.lastName = l7;
+        this.lastEntry = a;
+      }
+    }
     a.bytes += bytes;
     a.packets += packets;
     a.flows += flows;
     a.series.add(now, bytes, packets, flows);
 
-    let c = this.cats.get(l7Category);
-    if (c === undefined) c = this.createCategory(l7Category);
+    let c: CategoryEntry | undefined;
+    if (l7Category === a.lastCategoryName) c = a.lastCategory as CategoryEntry;
+    else {
+      c = this.cats.get(l7Category);
+      if (c === undefined) c = this.createCategory(l7Category);
+      a.lastCategoryName = l7Category;
+      a.lastCategory = c;
+    }
     c.bytes += bytes;
     c.packets += packets;
     c.flows += flows;

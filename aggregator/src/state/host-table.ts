@@ -37,6 +37,11 @@ const MAX_ADDRESS = 64;
  * the address kept for the API.
  */
 const KEY_BYTES = 48;
+/**
+ * Slots in use up to which prefetch() only hashes: some 1.5 MB of records and their index,
+ * which the CPU's caches hold.
+ */
+const CACHED_SLOTS = 1024;
 /** Records prefetch() reads ahead for. */
 export const PREFETCH_GROUP = 16;
 /** Blocks per chunk of a cell pool: the pool grows by chunks, never copying. */
@@ -267,6 +272,13 @@ export class HostTable {
     return this.insert(buf, start, end, hash, wireText(buf, start, end), now);
   }
 
+  /** touchBytes() of an ASCII key of 1 to KEY_BYTES bytes whose hash is known. */
+  private touchHashed(buf: Uint8Array, start: number, end: number, hash: number, now: number): number {
+    const slot = this.lookup(buf, start, end, hash, null);
+    if (slot >= 0) return this.seen(slot, now);
+    return this.insert(buf, start, end, hash, wireText(buf, start, end), now);
+  }
+
   /**
    * Reads the memory that touching the hosts of records [from, to) (at most PREFETCH_GROUP) and
    * counting their applications and peers will read: index entries, then records, then the
@@ -314,6 +326,8 @@ export class HostTable {
       hs[k] = h | 0;
       hd[k] = g | 0;
     }
+    // A table this small stays in the CPU's caches: the reads would find nothing to wait for.
+    if (this.used <= CACHED_SLOTS) return acc;
     // The reads of each step in a tight loop of their own, so that they are all in flight at
     // once (the CPU overlaps misses only within a short window of instructions).
     for (let j = 0; j < k; j++) {
@@ -373,12 +387,17 @@ export class HostTable {
    * are known.
    */
   touchPairPrefetched(k: number, buf: Uint8Array, s0: number, s1: number, d0: number, d1: number, now: number): void {
-    if (
-      this.groupOk[k] !== 1 ||
-      !this.pairFast(buf, s0, s1, d0, d1, this.groupSrc[k] as number, this.groupDst[k] as number, now)
-    ) {
+    if (this.groupOk[k] !== 1) {
       this.pairSrc = this.touchBytes(buf, s0, s1, now);
       this.pairDst = this.touchBytes(buf, d0, d1, now);
+      return;
+    }
+    const hs = this.groupSrc[k] as number;
+    const hd = this.groupDst[k] as number;
+    if (!this.pairFast(buf, s0, s1, d0, d1, hs, hd, now)) {
+      // Short ASCII keys with their hashes known: what touchBytes() would find, without hashing again.
+      this.pairSrc = this.touchHashed(buf, s0, s1, hs, now);
+      this.pairDst = this.touchHashed(buf, d0, d1, hd, now);
     }
   }
 

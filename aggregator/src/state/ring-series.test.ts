@@ -25,6 +25,21 @@ describe("RingSeries", () => {
     );
   });
 
+  it("sums a batch's adds at one instant, and a later instant in the same slot starts afresh", () => {
+    const r = new RingSeries(1000, 4, T0);
+    r.add(T0 + 500, 1, 1, 1);
+    r.add(T0 + 500, 2, 2, 0);
+    r.add(T0 + 900, 4, 0, 0);
+    // Four buckets later: the same slot, another bucket.
+    r.add(T0 + 4_100, 8, 1, 1);
+    r.add(T0 + 4_100, 16, 1, 1);
+    assert.deepEqual(r.points(T0 + 4_100).at(-1), { t: T0 + 4_000, bytes: 24, packets: 2, flows: 2 });
+    assert.deepEqual(
+      r.points(T0 + 4_100).map((p) => p.bytes),
+      [0, 0, 0, 24],
+    );
+  });
+
   it("wraps around: a reused slot forgets the bucket it held", () => {
     const r = new RingSeries(1000, 4, T0);
     for (let i = 0; i < 10; i++) r.add(T0 + i * 1000, i + 1, 1, 1);

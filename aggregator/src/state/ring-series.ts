@@ -12,6 +12,9 @@ export class RingSeries {
   private readonly flows: Float64Array;
   /** First bucket of this series: nothing is reported before it. */
   private readonly start: number;
+  /** The `now` of the last add() and the slot of its bucket. */
+  private lastNow = Number.NaN;
+  private lastSlot = 0;
 
   constructor(
     readonly bucketMs: number,
@@ -26,14 +29,20 @@ export class RingSeries {
   }
 
   add(now: number, bytes: number, packets: number, flows: number): void {
-    const b = Math.floor(now / this.bucketMs);
-    const i = mod(b, this.slots);
-    if (this.bucketOf[i] !== b) {
-      this.bucketOf[i] = b;
-      this.bytes[i] = bytes;
-      this.packets[i] = packets;
-      this.flows[i] = flows;
-      return;
+    let i = this.lastSlot;
+    // A batch's records all come at one `now`: the bucket is found once.
+    if (now !== this.lastNow) {
+      const b = Math.floor(now / this.bucketMs);
+      i = mod(b, this.slots);
+      this.lastNow = now;
+      this.lastSlot = i;
+      if (this.bucketOf[i] !== b) {
+        this.bucketOf[i] = b;
+        this.bytes[i] = bytes;
+        this.packets[i] = packets;
+        this.flows[i] = flows;
+        return;
+      }
     }
     this.bytes[i] = (this.bytes[i] as number) + bytes;
     this.packets[i] = (this.packets[i] as number) + packets;

@@ -1,5 +1,6 @@
 // flowlens aggregator: ingest (gRPC, NATS JetStream), live state, metrics and REST API.
-import { existsSync, readFileSync } from "node:fs";
+import { accessSync, constants, existsSync, mkdirSync, readFileSync } from "node:fs";
+import { dirname, resolve } from "node:path";
 import { parseListenAddress } from "@flowlens/agent";
 import {
   Aggregator,
@@ -53,11 +54,28 @@ export function aggregatorBaseOptions(cmd: string, values: Values, httpAddress: 
   };
 }
 
+/** Why a data directory cannot hold the alert store (created if missing), or undefined if it can. */
+export function dataDirProblem(dir: string): string | undefined {
+  try {
+    // One level at a time: Node's recursive mkdir never returns on some pseudo file systems (/proc).
+    const missing: string[] = [];
+    for (let d = resolve(dir); !existsSync(d); d = dirname(d)) missing.unshift(d);
+    for (const d of missing) mkdirSync(d);
+    accessSync(dir, constants.W_OK | constants.R_OK | constants.X_OK);
+    return undefined;
+  } catch (err) {
+    return `${dir}: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`;
+  }
+}
+
 /** The --alert-rules path must be there at start (later it may come and go: the last rules stay). */
 export function checkAlertRulesPath(cmd: string, options: AggregatorOptions): void {
   const path = options.alerts?.rulesPath;
   if (path !== undefined && !existsSync(path))
     throw new UsageError(`${cmd}: --alert-rules: ${path}: no such file or directory`);
+  const dir = options.alerts?.dataDir;
+  const problem = dir !== undefined ? dataDirProblem(dir) : undefined;
+  if (problem !== undefined) throw new UsageError(`${cmd}: --data-dir: ${problem}`);
 }
 
 export { aggregatorOptions };
@@ -147,7 +165,7 @@ export const aggregatorCommand: Command = {
         // The API computes Community IDs for the flows it shows (flowCommunityId): hashing every
         // record here would cost as much as decoding it.
         new NetflowDecoder({ communityId: false }),
-        (flows, exporter) => aggregator.applyCollected(flows, exporter),
+        aggregator.ingest.collected,
         Date.now,
         {
           counters: (samples) => {
@@ -178,7 +196,7 @@ export const aggregatorCommand: Command = {
     if (ipfixTcpPort !== 0) {
       const tcp = new IpfixTcpListener(
         { ...IPFIX_TCP_DEFAULTS, host: values["collector-address"] as string, port: ipfixTcpPort },
-        (flows, exporter) => aggregator.applyCollected(flows, exporter),
+        aggregator.ingest.collected,
       );
       await aggregator.addTransport({
         name: tcp.name,

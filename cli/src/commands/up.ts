@@ -18,7 +18,7 @@ import {
 import { Aggregator } from "@flowlens/aggregator";
 import { type Command, UsageError } from "../command.js";
 import { createLogger, waitForSignal } from "../daemon.js";
-import { aggregatorBaseOptions, checkAlertRulesPath } from "./aggregator.js";
+import { aggregatorBaseOptions, checkAlertRulesPath, dataDirProblem } from "./aggregator.js";
 import { configFile, timeouts } from "./options.js";
 import { listOption, secondsOption, stringOption } from "./parse.js";
 import { upSpec } from "./specs.js";
@@ -54,9 +54,14 @@ export const upCommand: Command = {
     const logger = createLogger(values["log-level"] as string, "up");
     const options = aggregatorBaseOptions(c, values, values["http-address"] as string);
     checkAlertRulesPath(c, options);
-    // Alert history survives restarts by default here; --data-dir "" keeps it in memory only.
-    const dataDir = values["data-dir"] === undefined ? defaultDataDir() : stringOption(values, "data-dir");
-    options.alerts = { ...options.alerts, ...(dataDir ? { dataDir } : {}) };
+    // Alert history survives restarts by default here (--data-dir "" keeps it in memory only);
+    // a default directory that cannot be used is no reason not to start.
+    if (values["data-dir"] === undefined) {
+      const dir = defaultDataDir();
+      const problem = dataDirProblem(dir);
+      if (problem === undefined) options.alerts = { ...options.alerts, dataDir: dir };
+      else stderr.write(`flowlens up: alerts are kept in memory only: cannot use ${problem}\n`);
+    }
     const aggregator = new Aggregator(options, logger);
     await aggregator.start();
 

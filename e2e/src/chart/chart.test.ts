@@ -27,10 +27,11 @@ import {
   KubernetesObjectApi,
   type V1Container,
   type V1Deployment,
+  VersionApi,
 } from "@kubernetes/client-node";
 import { checkChart } from "./check.js";
 import { allPanels, dashboardFiles, exposedSeriesNames, loadDashboard, promqlMetricNames } from "./dashboard.js";
-import { chartDir, Helm } from "./helm.js";
+import { chartDir, Helm, KUBE_VERSION } from "./helm.js";
 import { crdSchemasFromDir, writeBuiltinSchemas, writeSchemas } from "./kube-schemas.js";
 import { kubeconform } from "./kubeconform.js";
 import { findManifest, parseManifests } from "./manifests.js";
@@ -127,6 +128,23 @@ describe("Helm chart on the harness's kube-apiserver", () => {
     assert.match(dep ?? "", /imagePullPolcy/);
     assert.match(fc ?? "", /grpcPort/);
     assert.match(fc ?? "", /replica/);
+  });
+
+  it("declares the Kubernetes versions it needs, and the harness reports a version helm can check", async () => {
+    const version = await cp.kubeConfig.makeApiClient(VersionApi).getCode();
+    assert.equal(version.gitVersion, `v${KUBE_VERSION}`, "kube-apiserver built with its version stamped");
+    assert.deepEqual([version.major, version.minor], KUBE_VERSION.split(".").slice(0, 2));
+    assert.match(readFileSync(join(chartDir, "Chart.yaml"), "utf8"), /^kubeVersion: ">=1\.29\.0-0"$/m);
+    const old = helm.run(["template", "flowlens", chartDir, "--kube-version", "1.28.9"]);
+    assert.notEqual(old.status, 0);
+    assert.match(
+      old.stderr,
+      /chart requires kubeVersion: >=1\.29\.0-0 which is incompatible with Kubernetes v1\.28\.9/,
+    );
+    // Pre-release and vendor versions of 1.29 and later are accepted.
+    for (const v of ["1.29.0", "1.30.2-eks-1234", `${KUBE_VERSION}`]) {
+      assert.equal(helm.run(["template", "flowlens", chartDir, "--kube-version", v]).status, 0, v);
+    }
   });
 
   it("carries the same CRDs as crds/ (one source: make gen writes both)", () => {

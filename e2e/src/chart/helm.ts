@@ -7,7 +7,11 @@ import { goTool, repoRoot } from "@flowlens/testkit";
 
 export const chartDir = join(repoRoot, "charts/flowlens");
 
-/** The Kubernetes version charts are rendered for: the harness's kube-apiserver. */
+/**
+ * The Kubernetes version charts are rendered and linted for without a cluster: the harness's
+ * kube-apiserver. helm built from the module without the ldflags of helm's Makefile assumes
+ * v1.20.0 there, below the chart's kubeVersion. `helm install` asks the API server instead.
+ */
 export const KUBE_VERSION = "1.34.4";
 
 export interface RunResult {

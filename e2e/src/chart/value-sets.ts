@@ -108,4 +108,15 @@ export const BAD_VALUE_SETS: Array<ValueSet & { error: RegExp }> = [
   { name: "interval without unit", values: { monitoring: { interval: "30" } }, error: /interval/ },
   { name: "privileged metrics port", values: { operator: { metrics: { port: 80 } } }, error: /port/ },
   { name: "unknown top-level key", values: { serviceMonitor: { enabled: true } }, error: /serviceMonitor/ },
+  // Kubernetes drops unknown fields with a mere warning: a misspelt toleration would never tolerate.
+  {
+    name: "misspelt toleration field",
+    values: { operator: { tolerations: [{ key: "dedicated", efect: "NoSchedule" }] } },
+    error: /efect/,
+  },
+  {
+    name: "environment value not a string",
+    values: { operator: { extraEnv: [{ name: "A", value: 1 }] } },
+    error: /value/,
+  },
 ];

@@ -3,6 +3,7 @@
 import { createServer, type Server } from "node:http";
 import type { Registry } from "prom-client";
 
+/** `reason` says why not, or in what state when ok (e.g. a standby replica). */
 export type Probe = () => { ok: boolean; reason?: string };
 
 export interface HttpEndpoints {
@@ -31,7 +32,7 @@ export async function startHttp(
     const r = p();
     res
       .writeHead(r.ok ? 200 : 503, { "content-type": "application/json" })
-      .end(JSON.stringify(r.ok ? { status: "ok" } : { status: "failing", reason: r.reason }));
+      .end(JSON.stringify({ status: r.ok ? "ok" : "failing", ...(r.reason ? { reason: r.reason } : {}) }));
   };
   const server = createServer((req, res) => {
     const path = (req.url ?? "/").split("?")[0];

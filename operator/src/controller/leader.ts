@@ -51,6 +51,7 @@ export class LeaderElector {
   private timer: NodeJS.Timeout | undefined;
   private loop: Promise<void> | undefined;
   private wake: (() => void) | undefined;
+  private failure: { status: number; message: string; since: number } | undefined;
 
   constructor(
     private readonly client: KubeClient,
@@ -66,6 +67,11 @@ export class LeaderElector {
   /** Whether this replica leads now: it renewed within the renew deadline. */
   isLeader(): boolean {
     return this.leading && Date.now() - this.lastRenew < this.o.renewDeadlineMs;
+  }
+
+  /** The last Lease read or write that failed, while none has succeeded since. */
+  failing(): { status: number; message: string; since: number } | undefined {
+    return this.failure;
   }
 
   start(): void {
@@ -90,11 +96,18 @@ export class LeaderElector {
       const attempt = Date.now();
       try {
         const ok = await this.tryAcquireOrRenew();
+        this.failure = undefined;
         if (ok) {
           this.lastRenew = attempt;
           if (!this.leading) this.setLeading(true);
         }
       } catch (err) {
+        const status = (err as { status?: unknown }).status;
+        this.failure = {
+          status: typeof status === "number" ? status : 0,
+          message: (err as Error).message,
+          since: this.failure?.since ?? Date.now(),
+        };
         this.logger.warn({ err: (err as Error).message, lease: this.o.name }, "lease update failed");
       }
       if (this.leading && Date.now() - this.lastRenew >= this.o.renewDeadlineMs) {

@@ -8,6 +8,7 @@ import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import type { AlertRule, FlowCollector, FlowProbe } from "@flowlens/contracts";
 import { type ControlPlane, startControlPlane, startProcess } from "@flowlens/testkit";
+import { pino } from "pino";
 import { collectorObjectNames, probeObjectName } from "../names.js";
 import { alertRuleErrors, deliveredRules, desiredAlertRulesConfigMap } from "../reconcile/alert-rules.js";
 import { desiredCollectorObjects } from "../reconcile/collector.js";
@@ -17,15 +18,18 @@ import { crdsDir, loadSample } from "../testing.js";
 import type { KubeClient, KubeObject, RequestRecord } from "./kube/client.js";
 import { RESOURCES } from "./kube/resources.js";
 import { Operator } from "./operator.js";
-import { rbacAllows } from "./rbac.js";
+import { OPERATOR_RBAC, type PolicyRule, rbacAllows } from "./rbac.js";
 import {
   adminClient,
+  adminKubeConfigVia,
   assertSubset,
   createNamespace,
+  EXTRA,
   eventually,
   metricValue,
   operatorKubeConfig,
   quietLogger,
+  TcpRelay,
 } from "./testing-support.js";
 
 const NS = "flowlens";
@@ -476,6 +480,173 @@ describe("the operator on a real control plane", () => {
       metricValue(text, "flowlens_operator_api_requests_total", 'code="0"') > 0,
       "requests failed while it was down",
     );
+  });
+
+  it("relists when its watch expired (etcd compacted, 410 Gone), losing no change and seeing deletions", async () => {
+    const ns = "expiry";
+    await createNamespace(admin, ns);
+    // Watches served by etcd itself (no watch cache): its compaction is then exactly what a
+    // resumed watch runs into, as a client that was away longer than the history kept would.
+    // Killed rather than drained: how it goes away is not the point here, and draining takes 10 s.
+    await cp.stopApiServer({ graceMs: 0 });
+    await cp.startApiServer({ extraArgs: ["--watch-cache=false"] });
+    const relay = await TcpRelay.start({ host: "127.0.0.1", port: Number(new URL(cp.server).port) });
+    const logs: { msg: string; resource?: string; message?: string }[] = [];
+    const logger = pino({ level: "info" }, { write: (line: string) => logs.push(JSON.parse(line)) });
+    const op = new Operator({
+      kubeConfig: adminKubeConfigVia(cp, relay.port),
+      logger,
+      namespaces: [ns],
+      metricsAddress: "127.0.0.1:0",
+      backoff: { baseMs: 100, maxMs: 1000 },
+    });
+    const collector = (name: string, spec: Record<string, unknown> = {}) => {
+      const fc = loadSample<FlowCollector>("flowcollector.yaml");
+      fc.metadata = { name };
+      fc.spec = spec;
+      return fc;
+    };
+    const restarts = async (reason: string) =>
+      metricValue(
+        await (await fetch(`http://127.0.0.1:${op.httpPort}/metrics`)).text(),
+        "flowlens_operator_watch_restarts_total",
+        `resource="flowcollectors",reason="${reason}"`,
+      );
+    try {
+      await createCr(collector("kept"), ns);
+      await createCr(collector("doomed"), ns);
+      const orphan = loadSample<FlowProbe>("flowprobe.yaml");
+      orphan.metadata = { name: "orphan" };
+      orphan.spec = { collectorRef: { name: "doomed" } };
+      await createCr(orphan, ns);
+      await op.start();
+      await waitCondition("FlowProbe", ns, "orphan", "ConfigurationIssue", "False");
+      await eventually("kept's Deployment", () => admin.get(RESOURCES.deployments, ns, "kept-aggregator"));
+
+      // Partition: the operator's watches break and it retries them from where it was.
+      relay.cut();
+      await eventually("the watches failing", async () => (await restarts("error")) > 0);
+      await admin.delete(RESOURCES.flowCollectors, ns, "doomed");
+      const kept = (await getCr("FlowCollector", ns, "kept")) as CR;
+      await admin.update(RESOURCES.flowCollectors, ns, "kept", { ...kept, spec: { replicas: 3 } });
+      await createCr(collector("fresh"), ns);
+      // History up to now is gone: the resourceVersion the operator resumes from is older.
+      const revision = await cp.compactEtcd();
+      const lastSeen = Number((await getCr("FlowCollector", ns, "fresh"))?.metadata.resourceVersion);
+      assert.ok(revision >= lastSeen, `compacted to ${revision}, past ${lastSeen}`);
+      assert.equal(await restarts("expired"), 0, "no expiry before the partition heals");
+      relay.heal();
+
+      // The watch from the compacted version got 410 from etcd, and the informer listed again.
+      await eventually("a relist of the FlowCollectors", async () => (await restarts("expired")) > 0);
+      const relist = logs.find(
+        (l) => l.msg === "watch expired (410 Gone): relisting" && l.resource === "flowcollectors",
+      );
+      assert.match(relist?.message ?? "", /resourceVersion for the provided watch is too old/);
+      // What changed meanwhile was reconciled: the new collector, the changed one...
+      await eventually("fresh's Deployment", () => admin.get(RESOURCES.deployments, ns, "fresh-aggregator"));
+      await eventually("kept's Deployment scaled to 3", async () => {
+        const d = await admin.get<KubeObject & { spec: { replicas?: number } }>(
+          RESOURCES.deployments,
+          ns,
+          "kept-aggregator",
+        );
+        return d?.spec.replicas === 3;
+      });
+      // ...and the deleted one is gone from the cache: the probe that named it says so.
+      const probe = await waitCondition("FlowProbe", ns, "orphan", "ConfigurationIssue", "True", "CollectorNotFound");
+      assert.match(condition(probe, "ConfigurationIssue")?.message ?? "", /doomed/);
+    } finally {
+      await op.stop();
+      await relay.close();
+      await cp.stopApiServer({ graceMs: 0 });
+      await cp.startApiServer();
+    }
+  });
+
+  it("stops promptly while its watches wait on an API server that never answers", async () => {
+    const ns = "silent";
+    await createNamespace(admin, ns);
+    const relay = await TcpRelay.start({ host: "127.0.0.1", port: Number(new URL(cp.server).port) });
+    const op = new Operator({
+      kubeConfig: adminKubeConfigVia(cp, relay.port),
+      logger: quietLogger(),
+      namespaces: [ns],
+      backoff: { baseMs: 100, maxMs: 1000 },
+      // Each watch ends after 1-2 s and is made again, on a new connection.
+      watchTimeoutSeconds: 1,
+    });
+    try {
+      await op.start();
+      await eventually("synced", async () => op.ready());
+      relay.silence();
+      // Every watch has ended and is now waiting for response headers that never come.
+      await new Promise((r) => setTimeout(r, 2_500));
+      const started = Date.now();
+      const stopped = await Promise.race([
+        op.stop().then(() => true),
+        new Promise<false>((r) => setTimeout(() => r(false), 5_000)),
+      ]);
+      assert.ok(stopped, "stop() still waits for watches the API server never answered");
+      assert.ok(Date.now() - started < 5_000);
+    } finally {
+      await relay.close();
+    }
+  });
+
+  it("is unready while RBAC refuses one of its lists or watches, says which, and recovers when granted", async () => {
+    const ns = "rbac";
+    await createNamespace(admin, ns);
+    const name = "flowlens-operator-partial";
+    const partial = OPERATOR_RBAC.filter((r) => !r.resources.includes("networkpolicies"));
+    assert.equal(partial.length, OPERATOR_RBAC.length - 1);
+    const kubeConfig = await operatorKubeConfig(cp, admin, SYSTEM, { name, rules: partial });
+    const setRules = async (rules: readonly PolicyRule[]) => {
+      const role = (await admin.get(EXTRA.clusterRoles, "", name)) as KubeObject;
+      await admin.update(EXTRA.clusterRoles, "", name, { ...role, rules });
+    };
+    // Watches end after 1-2 s, so that a permission taken away shows at the next one.
+    const op = new Operator({
+      kubeConfig,
+      logger: quietLogger(),
+      namespaces: [ns],
+      metricsAddress: "127.0.0.1:0",
+      backoff: { baseMs: 100, maxMs: 1000 },
+      watchTimeoutSeconds: 1,
+    });
+    const readyz = async () => {
+      const res = await fetch(`http://127.0.0.1:${op.httpPort}/readyz`);
+      return { status: res.status, body: (await res.json()) as { status: string; reason?: string } };
+    };
+    const refusedNetworkPolicies = /networkpolicies in rbac: 403 /;
+    await op.start();
+    try {
+      const never = await eventually("readyz refusing, naming the refused list", async () => {
+        const r = await readyz();
+        return r.status === 503 && refusedNetworkPolicies.test(r.body.reason ?? "") ? r : undefined;
+      });
+      assert.equal(never.body.status, "failing");
+      assert.match(never.body.reason ?? "", /^not synced: networkpolicies;/);
+      // Every other cache synced meanwhile: only the refused one is named.
+      assert.doesNotMatch(never.body.reason ?? "", /deployments|secrets|flowcollectors/);
+
+      await setRules(OPERATOR_RBAC);
+      const granted = await eventually("readyz once granted", async () => {
+        const r = await readyz();
+        return r.status === 200 ? r : undefined;
+      });
+      assert.deepEqual(granted.body, { status: "ok", reason: "caches synced" });
+
+      // Taken away from a synced cache (the case a stale "synced" once hid): the next watch is refused.
+      await setRules(partial);
+      await eventually("readyz refusing once revoked", async () => {
+        const r = await readyz();
+        return r.status === 503 && refusedNetworkPolicies.test(r.body.reason ?? "");
+      });
+      assert.equal(op.ready(), false);
+    } finally {
+      await op.stop();
+    }
   });
 
   it("issues the mTLS certificates of tls.mode auto, mounts them, and rotates them before expiry", async () => {

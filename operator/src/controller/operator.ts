@@ -58,6 +58,8 @@ export interface OperatorOptions {
   tlsTiming?: TlsTiming;
   /** While a Secret a FlowCollector names is missing, look again after this long; default 30 s. */
   secretRetryMs?: number;
+  /** A cache whose list or watch has failed for this long makes the replica unready; default 30 s. */
+  staleAfterMs?: number;
   registry?: Registry;
   /** Every API request, after it completed (tests count them). */
   onRequest?: (r: RequestRecord) => void;
@@ -66,6 +68,7 @@ export interface OperatorOptions {
 }
 
 const DEFAULT_RESYNC_MS = 10 * 60_000;
+const DEFAULT_STALE_AFTER_MS = 30_000;
 
 interface Run {
   caches: Caches;
@@ -107,10 +110,48 @@ export class Operator {
     return this.o.leaderElection ? (this.elector?.isLeader() ?? false) : this.leading;
   }
 
-  /** Leading with every cache synced, or standing by. */
+  /**
+   * Ready when leading with every cache synced and no list or watch refused (401/403: RBAC that
+   * retrying will not fix) or failing for longer than `staleAfterMs` (the cache is out of date);
+   * or when standing by, which the reason says: a standby has nothing to sync until it leads,
+   * and a standby kept unready would stall the chart's rolling update (maxUnavailable 0).
+   */
+  readiness(): { ok: boolean; reason: string } {
+    const le = this.o.leaderElection;
+    const now = Date.now();
+    const staleAfterMs = this.o.staleAfterMs ?? DEFAULT_STALE_AFTER_MS;
+    if (!this.leading) {
+      if (!le) return { ok: false, reason: "not started" };
+      const lease = `Lease ${le.namespace}/${le.name}`;
+      // A standby that cannot read or write the Lease could never take over.
+      const f = this.elector?.failing();
+      if (f && (f.status === 401 || f.status === 403 || now - f.since >= staleAfterMs)) {
+        return { ok: false, reason: `standby that cannot campaign: ${lease}: ${f.message}`.slice(0, 2000) };
+      }
+      return { ok: true, reason: `standby: not leading (${lease})` };
+    }
+    const run = this.run;
+    if (!run) return { ok: false, reason: "starting the caches" };
+    const caches = Object.values(run.caches) as ResourceCache<KubeObject>[];
+    const problems: string[] = [];
+    for (const c of caches) {
+      for (const { namespace, failure } of c.failing()) {
+        const refused = failure.status === 401 || failure.status === 403;
+        if (refused || !c.synced() || now - failure.since >= staleAfterMs) {
+          const where = namespace ? `in ${namespace}` : "in all namespaces";
+          problems.push(`${c.resource.plural} ${where}: ${failure.status || "unreachable"} ${failure.message}`);
+        }
+      }
+    }
+    const unsynced = caches.filter((c) => !c.synced()).map((c) => c.resource.plural);
+    if (unsynced.length > 0) problems.unshift(`not synced: ${unsynced.join(", ")}`);
+    if (problems.length > 0) return { ok: false, reason: problems.join("; ").slice(0, 2000) };
+    return { ok: true, reason: le ? "leading, caches synced" : "caches synced" };
+  }
+
+  /** See readiness(). */
   ready(): boolean {
-    if (!this.leading) return this.o.leaderElection !== undefined;
-    return this.run !== undefined && Object.values(this.run.caches).every((c: ResourceCache<KubeObject>) => c.synced());
+    return this.readiness().ok;
   }
 
   async start(): Promise<void> {
@@ -119,7 +160,7 @@ export class Operator {
         this.o.metricsAddress,
         this.registry,
         () => ({ ok: true }),
-        () => (this.ready() ? { ok: true } : { ok: false, reason: "caches not synced" }),
+        () => this.readiness(),
       );
       this.logger.info({ address: this.o.metricsAddress, port: this.http.port }, "metrics and health listening");
     }

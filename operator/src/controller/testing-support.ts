@@ -1,12 +1,13 @@
 // Helpers of the operator's control-plane tests: a client with admin rights, namespaces, a
 // ServiceAccount bound to exactly OPERATOR_RBAC, and matching a live object against a desired one.
 import assert from "node:assert/strict";
+import { createConnection, createServer, type Server, type Socket } from "node:net";
 import { type ControlPlane, waitFor } from "@flowlens/testkit";
 import { KubeConfig } from "@kubernetes/client-node";
 import { pino } from "pino";
 import { KubeClient, type KubeObject } from "./kube/client.js";
 import type { ResourceType } from "./kube/resources.js";
-import { OPERATOR_RBAC } from "./rbac.js";
+import { OPERATOR_RBAC, type PolicyRule } from "./rbac.js";
 
 export const quietLogger = () => pino({ level: process.env.FLOWLENS_TEST_LOG ?? "silent" });
 
@@ -34,10 +35,16 @@ export async function createNamespace(admin: KubeClient, name: string): Promise<
 
 /**
  * A kubeconfig for a ServiceAccount bound (ClusterRoleBinding) to a ClusterRole with exactly
- * OPERATOR_RBAC: the operator run with it proves the rules are enough.
+ * OPERATOR_RBAC: the operator run with it proves the rules are enough. `rules` and `name` give
+ * another ServiceAccount and ClusterRole (both named `name`), e.g. one missing a permission.
  */
-export async function operatorKubeConfig(cp: ControlPlane, admin: KubeClient, namespace: string): Promise<KubeConfig> {
-  const name = "flowlens-operator";
+export async function operatorKubeConfig(
+  cp: ControlPlane,
+  admin: KubeClient,
+  namespace: string,
+  o: { name?: string; rules?: readonly PolicyRule[] } = {},
+): Promise<KubeConfig> {
+  const name = o.name ?? "flowlens-operator";
   await admin.create(EXTRA.serviceAccounts, namespace, {
     apiVersion: "v1",
     kind: "ServiceAccount",
@@ -47,7 +54,7 @@ export async function operatorKubeConfig(cp: ControlPlane, admin: KubeClient, na
     apiVersion: "rbac.authorization.k8s.io/v1",
     kind: "ClusterRole",
     metadata: { name },
-    rules: OPERATOR_RBAC,
+    rules: o.rules ?? OPERATOR_RBAC,
   });
   await admin.create(EXTRA.clusterRoleBindings, "", {
     apiVersion: "rbac.authorization.k8s.io/v1",
@@ -116,4 +123,91 @@ export function metricValue(text: string, name: string, labelFilter = ""): numbe
     sum += Number(m[3]);
   }
   return sum;
+}
+
+/**
+ * A TCP relay on loopback between one client and the API server (TLS passes through untouched;
+ * the server certificate is for 127.0.0.1 whatever the port). cut() resets every connection and
+ * refuses new ones until heal(): a network partition for that client only, while the test's own
+ * client keeps talking to the API server directly. silence() makes new connections hang.
+ */
+export class TcpRelay {
+  private readonly sockets = new Set<Socket>();
+  private partitioned = false;
+  private silent = false;
+
+  private constructor(
+    private readonly server: Server,
+    readonly port: number,
+  ) {}
+
+  static async start(target: { host: string; port: number }): Promise<TcpRelay> {
+    let relay: TcpRelay | undefined;
+    const server = createServer((client) => relay?.accept(client, target));
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", reject);
+      server.listen(0, "127.0.0.1", () => resolve());
+    });
+    const address = server.address();
+    assert.ok(address && typeof address === "object");
+    relay = new TcpRelay(server, address.port);
+    return relay;
+  }
+
+  private accept(client: Socket, target: { host: string; port: number }): void {
+    if (this.partitioned) {
+      client.resetAndDestroy();
+      return;
+    }
+    if (this.silent) {
+      // Accepted and never answered, as a peer behind a firewall that drops packets.
+      this.sockets.add(client);
+      client.on("error", () => undefined);
+      client.on("close", () => this.sockets.delete(client));
+      return;
+    }
+    const upstream = createConnection(target);
+    for (const s of [client, upstream]) {
+      this.sockets.add(s);
+      s.on("error", () => undefined);
+      s.on("close", () => {
+        this.sockets.delete(s);
+        (s === client ? upstream : client).destroy();
+      });
+    }
+    client.pipe(upstream);
+    upstream.pipe(client);
+  }
+
+  cut(): void {
+    this.partitioned = true;
+    for (const s of this.sockets) s.resetAndDestroy();
+  }
+
+  /** New connections are accepted and then never answered; those open keep working. */
+  silence(): void {
+    this.silent = true;
+  }
+
+  heal(): void {
+    this.partitioned = false;
+    this.silent = false;
+  }
+
+  async close(): Promise<void> {
+    this.cut();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
+
+/** A kubeconfig with the control plane's admin token that reaches it through `port` on loopback. */
+export function adminKubeConfigVia(cp: ControlPlane, port: number): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: "relayed", server: `https://127.0.0.1:${port}`, caFile: cp.caFile }],
+    users: [{ name: "admin", token: cp.token }],
+    contexts: [{ name: "relayed", cluster: "relayed", user: "admin" }],
+    currentContext: "relayed",
+  });
+  return kc;
 }

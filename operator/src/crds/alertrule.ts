@@ -1,9 +1,25 @@
 // AlertRule: a threshold on a metric of one target, or one of the built-in flow checks, with
 // where to notify. The aggregator evaluates it; the API server makes sure it is well formed.
-import type { AlertRuleSpec, AlertRuleStatus } from "@flowlens/contracts";
+import {
+  ALERT_CHECK_NAMES,
+  ALERT_OPERATORS,
+  ALERT_SEVERITIES,
+  ALERT_TARGET_KINDS,
+  ALERT_WINDOWS,
+  type AlertRuleSpec,
+  type AlertRuleStatus,
+  NOTIFY_KINDS,
+} from "@flowlens/contracts";
 import { collectorRefSchema, conditionsSchema, observedGenerationSchema } from "./common.js";
 import type { CrdDefinition } from "./crd.js";
-import { members, type Schema } from "./schema.js";
+import type { EnumOf, Schema } from "./schema.js";
+
+/**
+ * An enum from one of the lists parseAlertRule validates against (contracts/src/alert-rule.ts):
+ * the CRD and the parser share one source, and the spec types derive from the same lists, so
+ * the enum is exhaustive by construction.
+ */
+const listed = <V extends string>(list: readonly V[]): EnumOf<V> => [...list] as unknown as EnumOf<V>;
 
 const HOSTNAME = "^[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?(\\.[A-Za-z0-9]([-A-Za-z0-9]*[A-Za-z0-9])?)*$";
 
@@ -20,23 +36,12 @@ export const alertRuleSpecSchema = {
           type: "object",
           required: true,
           properties: {
-            kind: {
-              type: "string",
-              required: true,
-              enum: members({
-                host: true,
-                network: true,
-                application: true,
-                interface: true,
-                exporter: true,
-                node: true,
-              }),
-            },
+            kind: { type: "string", required: true, enum: listed(ALERT_TARGET_KINDS) },
             value: {
               type: "string",
               required: true,
               description:
-                "host: an IP address; network: a CIDR; application: an nDPI name (TLS.Google); interface: EXPORTER:IFINDEX; exporter: an IP address; node: a node name.",
+                "host: an IP address; network: a CIDR; local-hosts: * (every local host, each its own alert) or a CIDR narrowing them; application: an nDPI name (TLS.Google); category: an nDPI category (Web); interface: EXPORTER:IFINDEX; exporter: an IP address; node: a node name.",
               minLength: 1,
               maxLength: 253,
             },
@@ -49,6 +54,10 @@ export const alertRuleSpecSchema = {
             {
               rule: "self.kind != 'network' || isCIDR(self.value)",
               message: "a network target is a CIDR such as 10.0.0.0/8",
+            },
+            {
+              rule: "self.kind != 'local-hosts' || self.value == '*' || isCIDR(self.value)",
+              message: "a local-hosts target is * (all) or a CIDR inside them",
             },
             {
               rule: "self.kind != 'interface' || (self.value.contains(':') && isIP(self.value.substring(0, self.value.lastIndexOf(':'))) && self.value.substring(self.value.lastIndexOf(':') + 1).matches('^[0-9]{1,10}$'))",
@@ -68,8 +77,8 @@ export const alertRuleSpecSchema = {
           maxLength: 63,
           pattern: "^[a-z][A-Za-z0-9_]*$",
         },
-        window: { type: "string", required: true, enum: members({ "1m": true, "5m": true, "1h": true, "1d": true }) },
-        operator: { type: "string", required: true, enum: members({ ">": true, ">=": true, "<": true, "<=": true }) },
+        window: { type: "string", required: true, enum: listed(ALERT_WINDOWS) },
+        operator: { type: "string", required: true, enum: listed(ALERT_OPERATORS) },
         value: { type: "number", required: true },
         hysteresis: {
           type: "number",
@@ -82,20 +91,7 @@ export const alertRuleSpecSchema = {
       type: "object",
       description: "One of the built-in flow checks.",
       properties: {
-        name: {
-          type: "string",
-          required: true,
-          enum: members({
-            "port-scan": true,
-            "syn-flood": true,
-            "blacklisted-host": true,
-            "unexpected-application": true,
-            "dns-errors": true,
-            "tls-risks": true,
-            "high-rtt": true,
-            retransmissions: true,
-          }),
-        },
+        name: { type: "string", required: true, enum: listed(ALERT_CHECK_NAMES) },
         params: {
           type: "object",
           description: "Parameters of the check: integers or strings (write booleans and fractions as strings).",
@@ -114,7 +110,7 @@ export const alertRuleSpecSchema = {
     severity: {
       type: "string",
       required: true,
-      enum: members({ info: true, warning: true, error: true, critical: true }),
+      enum: listed(ALERT_SEVERITIES),
     },
     notify: {
       type: "array",
@@ -125,25 +121,21 @@ export const alertRuleSpecSchema = {
       items: {
         type: "object",
         properties: {
-          kind: {
-            type: "string",
-            required: true,
-            enum: members({ webhook: true, slack: true, email: true, alertmanager: true, syslog: true }),
-          },
+          kind: { type: "string", required: true, enum: listed(NOTIFY_KINDS) },
           target: {
             type: "string",
             required: true,
             description:
-              "webhook, slack, alertmanager: an http(s) URL; email: an address; syslog: [udp|tcp|tls://]HOST:PORT.",
+              "webhook, slack, alertmanager: an http(s) URL; email: an address; syslog: [udp|tcp|tls://]HOST:PORT; nagios: a command file path or nsca://HOST:PORT.",
             minLength: 1,
             maxLength: 2048,
           },
         },
         "x-kubernetes-validations": [
           {
-            rule: "self.kind == 'email' ? self.target.matches(r'^[^@\\s]+@[^@\\s]+$') : self.kind == 'syslog' ? self.target.matches(r'^((udp|tcp|tls)://)?[^\\s/]+:[0-9]{1,5}$') : (isURL(self.target) && url(self.target).getScheme() in ['http', 'https'] && url(self.target).getHost() != '')",
+            rule: "self.kind == 'email' ? self.target.matches(r'^[^@\\s]+@[^@\\s]+$') : self.kind == 'syslog' ? self.target.matches(r'^((udp|tcp|tls)://)?[^\\s/]+:[0-9]{1,5}$') : self.kind == 'nagios' ? self.target.matches(r'^(/.*|nsca://[^\\s/]+:[0-9]{1,5})$') : (isURL(self.target) && url(self.target).getScheme() in ['http', 'https'] && url(self.target).getHost() != '')",
             messageExpression:
-              "self.kind == 'email' ? 'an email target is an address such as ops@example.com' : self.kind == 'syslog' ? 'a syslog target is [udp|tcp|tls://]HOST:PORT' : 'a ' + self.kind + ' target is an http(s) URL'",
+              "self.kind == 'email' ? 'an email target is an address such as ops@example.com' : self.kind == 'syslog' ? 'a syslog target is [udp|tcp|tls://]HOST:PORT' : self.kind == 'nagios' ? 'a nagios target is a command file path or nsca://HOST:PORT' : 'a ' + self.kind + ' target is an http(s) URL'",
           },
         ],
       },

@@ -1,11 +1,13 @@
 // The NetFlow v5 / v9 / IPFIX decoder of the collector: datagram in, flows out. Pure (no I/O,
 // time from an injected clock), bounded in memory by its limits, and total: any byte sequence
 // yields a result with counted errors, never an exception.
+
+import { FlowRecords } from "../flow-records.js";
 import { DECODE_ERROR_REASONS, type DecodeErrorReason, NetflowConfigError } from "./errors.js";
 import { fieldName } from "./fields.js";
 import { decodeIpfix, IPFIX_HEADER } from "./ipfix.js";
 import { RecordFields } from "./record.js";
-import { type DecodeResult, type MessageContext, SetDecoder } from "./sets.js";
+import { type DecodeOutput, type DecodeReport, type DecodeResult, type MessageContext, SetDecoder } from "./sets.js";
 import type { RecordContext } from "./to-flow.js";
 import { decodeV5Records, readV5Header } from "./v5.js";
 import { decodeV9, V9_HEADER } from "./v9.js";
@@ -69,7 +71,7 @@ export interface NetflowStats {
   sources: SourceStats[];
 }
 
-export type { DecodeResult, OptionsRecord } from "./sets.js";
+export type { DecodeReport, DecodeResult, OptionsRecord } from "./sets.js";
 
 function checkLimits(l: NetflowLimits): void {
   for (const k of ["maxSources", "maxTemplatesPerSource", "maxFieldsPerTemplate", "maxTemplateFieldsTotal"] as const) {
@@ -84,6 +86,18 @@ export class NetflowDecoder {
   readonly limits: Readonly<NetflowLimits>;
   private readonly sets: SetDecoder;
   private readonly scratch = new RecordFields();
+  /** decode()'s records, made into messages before it returns. */
+  private readonly messageRecords = new FlowRecords();
+  /** decodeInto()'s output, reused datagram after datagram. */
+  private readonly out: DecodeOutput = {
+    records: this.messageRecords,
+    options: [],
+    templatesLearned: 0,
+    templatesWithdrawn: 0,
+    releasedRecords: 0,
+    errors: {},
+  };
+  private errorsUsed = false;
   private readonly errorTotals: Record<DecodeErrorReason, number>;
   private datagrams = 0;
   private v5Records = 0;
@@ -102,18 +116,41 @@ export class NetflowDecoder {
   }
 
   /**
-   * Decodes one UDP payload from `exporter` (its IP address as text). receivedMs is when it
-   * arrived; it anchors nothing in the records (their times come from the export headers).
+   * Decodes one UDP payload from `exporter` (its IP address as text) into messages, for what
+   * wants them (`flowlens collect`, tests): decodeInto() and each record's message.
    */
   decode(datagram: Uint8Array, exporter: string, receivedMs: number): DecodeResult {
-    const out: DecodeResult = {
-      flows: [],
-      options: [],
-      templatesLearned: 0,
-      templatesWithdrawn: 0,
-      releasedRecords: 0,
-      errors: {},
+    const records = this.messageRecords;
+    records.clear();
+    const report = this.decodeInto(datagram, exporter, receivedMs, records);
+    const flows = records.messages();
+    records.clear();
+    return {
+      flows,
+      options: [...report.options],
+      templatesLearned: report.templatesLearned,
+      templatesWithdrawn: report.templatesWithdrawn,
+      releasedRecords: report.releasedRecords,
+      errors: { ...report.errors },
     };
+  }
+
+  /**
+   * Decodes one UDP payload from `exporter` (its IP address as text), adding its flows to
+   * `records`. receivedMs is when it arrived; it anchors nothing in the records (their times
+   * come from the export headers). The report is reused by the next call.
+   */
+  decodeInto(datagram: Uint8Array, exporter: string, receivedMs: number, records: FlowRecords): DecodeReport {
+    const out = this.out;
+    out.records = records;
+    out.options.length = 0;
+    out.templatesLearned = 0;
+    out.templatesWithdrawn = 0;
+    out.releasedRecords = 0;
+    if (this.errorsUsed) {
+      out.errors = {};
+      this.errorsUsed = false;
+    }
     this.datagrams++;
     const now = this.clock();
     try {
@@ -122,18 +159,19 @@ export class NetflowDecoder {
       this.sets.drainEvictionErrors(out.errors);
     } catch (e) {
       // Every path above checks its bounds; reaching this is a bug. Keep the collector alive
-      // and make it visible.
+      // and make it visible. (A record is added whole or not at all.)
       this.internalErrors++;
       this.lastInternal = e;
     }
     for (const k in out.errors) {
       const r = k as DecodeErrorReason;
       this.errorTotals[r] += out.errors[r] ?? 0;
+      this.errorsUsed = true;
     }
     return out;
   }
 
-  private dispatch(d: Uint8Array, exporter: string, receivedMs: number, now: number, out: DecodeResult): void {
+  private dispatch(d: Uint8Array, exporter: string, receivedMs: number, now: number, out: DecodeOutput): void {
     if (d.length < 2) {
       out.errors.truncated = 1;
       return;
@@ -146,7 +184,7 @@ export class NetflowDecoder {
     else out.errors.bad_version = 1;
   }
 
-  private decodeV5(d: Uint8Array, view: DataView, exporter: string, now: number, out: DecodeResult): void {
+  private decodeV5(d: Uint8Array, view: DataView, exporter: string, now: number, out: DecodeOutput): void {
     const h = readV5Header(d, view, out.errors);
     if (!h) return;
     // engine_type/engine_id identify the flow cache that exported: v5's observation domain.
@@ -163,7 +201,7 @@ export class NetflowDecoder {
       systemInitMs: -1,
       communityId: this.limits.communityId,
     };
-    this.v5Records += decodeV5Records(h, view, ctx, this.scratch, out.flows, out.errors);
+    this.v5Records += decodeV5Records(h, view, ctx, this.scratch, out.records, out.errors);
   }
 
   private decodeV9(
@@ -172,7 +210,7 @@ export class NetflowDecoder {
     exporter: string,
     receivedMs: number,
     now: number,
-    out: DecodeResult,
+    out: DecodeOutput,
   ): void {
     if (d.length < V9_HEADER) {
       out.errors.truncated = 1;
@@ -202,7 +240,7 @@ export class NetflowDecoder {
     exporter: string,
     receivedMs: number,
     now: number,
-    out: DecodeResult,
+    out: DecodeOutput,
   ): void {
     let off = 0;
     while (off < d.length) {

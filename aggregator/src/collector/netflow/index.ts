@@ -2,6 +2,7 @@ export { communityId, communityIdAt } from "../community-id.js";
 export {
   type Clock,
   DEFAULT_NETFLOW_LIMITS,
+  type DecodeReport,
   type DecodeResult,
   NetflowDecoder,
   type NetflowLimits,

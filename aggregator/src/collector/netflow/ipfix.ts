@@ -1,12 +1,12 @@
 // IPFIX (RFC 7011): a 16-byte message header with the message length, then sets. Set lengths
 // are checked against the message, never against the datagram.
 import { addError } from "./errors.js";
-import type { DecodeResult, MessageContext, SetDecoder } from "./sets.js";
+import type { DecodeOutput, MessageContext, SetDecoder } from "./sets.js";
 
 export const IPFIX_HEADER = 16;
 
 /** Decodes the sets of the message in [ctx.bytes[0], messageEnd). */
-export function decodeIpfix(sets: SetDecoder, ctx: MessageContext, messageEnd: number, out: DecodeResult): void {
+export function decodeIpfix(sets: SetDecoder, ctx: MessageContext, messageEnd: number, out: DecodeOutput): void {
   const v = ctx.view;
   let pos = IPFIX_HEADER;
   while (pos < messageEnd) {

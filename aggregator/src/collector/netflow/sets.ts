@@ -2,6 +2,7 @@
 // records (parsed, checked, compiled, stored), and data sets (decoded with their plan, turned
 // into flows or into sampling knowledge, or buffered until their template arrives).
 import type { pb } from "@flowlens/contracts";
+import type { FlowRecords } from "../flow-records.js";
 import { addError, type ErrorCounts } from "./errors.js";
 import { PendingBuffer, type PendingLimits } from "./pending.js";
 import { decodeRecord, RecordFields } from "./record.js";
@@ -24,9 +25,8 @@ export interface OptionsRecord {
   systemInitTimeMs: number | null;
 }
 
-/** The output of one decode() call, filled as the sets are walked. */
-export interface DecodeResult {
-  flows: pb.Flow[];
+/** What one datagram taught the decoder besides its flows. */
+export interface DecodeReport {
   options: OptionsRecord[];
   /** Templates new or changed in this datagram (options templates included). */
   templatesLearned: number;
@@ -34,6 +34,16 @@ export interface DecodeResult {
   /** Records decoded from data sets that had been waiting for their template. */
   releasedRecords: number;
   errors: ErrorCounts;
+}
+
+/** The output of one decode() call: the flows as messages. */
+export interface DecodeResult extends DecodeReport {
+  flows: pb.Flow[];
+}
+
+/** Where the sets of a datagram are decoded to: its flows go to `records`. */
+export interface DecodeOutput extends DecodeReport {
+  records: FlowRecords;
 }
 
 export interface SetDecoderLimits extends TemplateCacheLimits, PendingLimits {
@@ -89,7 +99,7 @@ export class SetDecoder {
    * spanning [start, end). Stops at the first record it cannot parse: without its length the
    * rest of the set cannot be found.
    */
-  templateSet(ctx: MessageContext, start: number, end: number, options: boolean, out: DecodeResult): void {
+  templateSet(ctx: MessageContext, start: number, end: number, options: boolean, out: DecodeOutput): void {
     const v = ctx.view;
     let pos = start;
     const ipfix = ctx.version === 10;
@@ -174,7 +184,7 @@ export class SetDecoder {
     }
   }
 
-  private withdraw(ctx: MessageContext, templateId: number, options: boolean, out: DecodeResult): void {
+  private withdraw(ctx: MessageContext, templateId: number, options: boolean, out: DecodeOutput): void {
     // RFC 7011 8.1: the set's own id as template id withdraws every template of that kind.
     if (templateId === (options ? 3 : 2)) {
       out.templatesWithdrawn += this.cache.withdrawAll(ctx.source, options);
@@ -185,7 +195,7 @@ export class SetDecoder {
     }
   }
 
-  private learn(ctx: MessageContext, plan: Plan, out: DecodeResult): void {
+  private learn(ctx: MessageContext, plan: Plan, out: DecodeOutput): void {
     const r = this.cache.put(ctx.source, plan, out.errors);
     if (r !== "same") out.templatesLearned++;
     const waiting = this.pending.take(ctx.source.key, plan.templateId);
@@ -205,7 +215,7 @@ export class SetDecoder {
   }
 
   /** A data set (id >= 256) spanning [start, end) of the message. */
-  dataSet(ctx: MessageContext, templateId: number, start: number, end: number, out: DecodeResult): void {
+  dataSet(ctx: MessageContext, templateId: number, start: number, end: number, out: DecodeOutput): void {
     const plan = this.cache.get(ctx.source, templateId);
     if (plan === undefined) {
       addError(out.errors, "unknown_template");
@@ -226,7 +236,7 @@ export class SetDecoder {
   }
 
   /** Decodes the records of a set; returns how many. Trailing bytes shorter than a record are padding. */
-  private records(ctx: MessageContext, plan: Plan, start: number, end: number, out: DecodeResult): number {
+  private records(ctx: MessageContext, plan: Plan, start: number, end: number, out: DecodeOutput): number {
     if (plan.minRecordLength === 0) {
       if (end > start) addError(out.errors, "template_loop");
       return 0;
@@ -252,17 +262,14 @@ export class SetDecoder {
       }
       let rate = rateFromFields(r);
       if (rate === 0) rate = source.sampling.rate(r.samplerId >= 0 ? r.samplerId : ANY_SAMPLER) || 1;
-      const flow = toFlow(r, ctx, rate);
-      if (typeof flow === "string") addError(out.errors, flow);
-      else {
-        out.flows.push(flow);
-        this.recordsDecoded++;
-      }
+      const notAFlow = toFlow(r, ctx, rate, out.records);
+      if (notAFlow !== undefined) addError(out.errors, notAFlow);
+      else this.recordsDecoded++;
     }
     return n;
   }
 
-  private optionsRecord(ctx: MessageContext, plan: Plan, r: RecordFields, out: DecodeResult): void {
+  private optionsRecord(ctx: MessageContext, plan: Plan, r: RecordFields, out: DecodeOutput): void {
     this.optionsRecords++;
     const rate = rateFromFields(r);
     const samplerId = r.samplerId >= 0 ? r.samplerId : null;

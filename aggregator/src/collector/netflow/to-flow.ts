@@ -1,8 +1,10 @@
-// One decoded record -> the flow record of DESIGN.md (pb.Flow). Which element wins when a
+// One decoded record -> the flow record of DESIGN.md, as a record of the collector's batch
+// (flow-records.ts: the state's numbers and the pb.Flow encoding). Which element wins when a
 // record carries several for the same thing, how times are anchored for each protocol version,
 // ICMP type/code into dstPort, sampling scale-up, and the Community ID.
 import { pb } from "@flowlens/contracts";
 import { communityIdAt } from "../community-id.js";
+import { type FlowRecords, resetProbeFields } from "../flow-records.js";
 import { keysFromFrame } from "./frame.js";
 import type { RecordFields } from "./record.js";
 
@@ -24,12 +26,6 @@ const PROTO_ICMP = 1;
 const PROTO_ICMP6 = 58;
 const TWO32 = 4294967296;
 
-const EXPORT_VERSION: Record<5 | 9 | 10, pb.ExportVersion> = {
-  5: pb.ExportVersion.EXPORT_VERSION_NETFLOW_V5,
-  9: pb.ExportVersion.EXPORT_VERSION_NETFLOW_V9,
-  10: pb.ExportVersion.EXPORT_VERSION_IPFIX,
-};
-
 /** flowEndReason (IE 136) -> end reason: idle, active, end detected, forced end, lack of resources. */
 const END_REASON: readonly pb.EndReason[] = [
   pb.EndReason.END_REASON_UNSPECIFIED,
@@ -46,54 +42,13 @@ function uptimeDelta(sysUptime: number, t: number): number {
   return d >= 2147483648 ? d - TWO32 : d;
 }
 
-function ipv4At(b: Uint8Array, o: number): string {
-  return `${b[o]}.${b[o + 1]}.${b[o + 2]}.${b[o + 3]}`;
-}
-
-const groups = new Int32Array(8);
-
-/** RFC 5952 text of the IPv6 address at b[o..o+16): the decoder formats one or two per record. */
-export function ipv6At(b: Uint8Array, o: number): string {
-  const g = groups;
-  for (let i = 0; i < 8; i++) g[i] = ((b[o + 2 * i] as number) << 8) | (b[o + 2 * i + 1] as number);
-  if (g[0] === 0 && g[1] === 0 && g[2] === 0 && g[3] === 0 && g[4] === 0 && g[5] === 0xffff) {
-    return `::ffff:${ipv4At(b, o + 12)}`;
-  }
-  let best = -1;
-  let bestLen = 1;
-  for (let i = 0; i < 8; ) {
-    if (g[i] !== 0) {
-      i++;
-      continue;
-    }
-    let j = i + 1;
-    while (j < 8 && g[j] === 0) j++;
-    if (j - i > bestLen) {
-      best = i;
-      bestLen = j - i;
-    }
-    i = j;
-  }
-  let s = "";
-  for (let i = 0; i < 8; i++) {
-    if (i === best) {
-      s += "::";
-      i += bestLen - 1;
-      continue;
-    }
-    if (s.length > 0 && !s.endsWith(":")) s += ":";
-    s += (g[i] as number).toString(16);
-  }
-  return s;
-}
-
 function isZero(b: Uint8Array, o: number, n: number): boolean {
   for (let i = 0; i < n; i++) if (b[o + i] !== 0) return false;
   return true;
 }
 
 /** ntop's L7_PROTO_NAME: printable ASCII up to the first NUL; anything else is not a name. */
-function l7Name(b: Uint8Array, off: number, len: number): string {
+function l7Name(b: Uint8Array, off: number, len: number, out: FlowRecords): string {
   let end = off;
   const stop = off + Math.min(len, 64);
   while (end < stop && b[end] !== 0) {
@@ -102,16 +57,21 @@ function l7Name(b: Uint8Array, off: number, len: number): string {
     end++;
   }
   if (end === off) return "Unknown";
-  return String.fromCharCode(...b.subarray(off, end));
+  return out.name(b, off, end);
+}
+
+/** An interface index as the record's uint32 has it: absent or beyond 32 bits (not one) is 0. */
+function ifIndex(v: number): number {
+  return v > 0 && v <= 0xffffffff ? v : 0;
 }
 
 function pick(a: number, b: number, c: number, d: number): number {
   return a >= 0 ? a : b >= 0 ? b : c >= 0 ? c : d;
 }
 
-function scaled(raw: number, rate: number): bigint {
-  if (raw <= 0) return 0n;
-  return BigInt(rate === 1 ? raw : raw * rate);
+function scaled(raw: number, rate: number): number {
+  if (raw <= 0) return 0;
+  return rate === 1 ? raw : raw * rate;
 }
 
 const MAX = Number.MAX_SAFE_INTEGER;
@@ -120,10 +80,11 @@ const MAX = Number.MAX_SAFE_INTEGER;
 export type NotAFlow = "no_address" | "bad_value";
 
 /**
- * The flow of a data record, or why there is none: no addresses (a layer-2 or WLC client record)
- * or values no flow can have. rate is the 1-in-N sampling rate that applies (1 if unsampled).
+ * Adds the flow of a data record to `out`, or says why there is none: no addresses (a layer-2 or
+ * WLC client record) or values no flow can have. rate is the 1-in-N sampling rate that applies
+ * (1 if unsampled).
  */
-export function toFlow(r: RecordFields, ctx: RecordContext, rate: number): pb.Flow | NotAFlow {
+export function toFlow(r: RecordFields, ctx: RecordContext, rate: number, out: FlowRecords): NotAFlow | undefined {
   const b = ctx.bytes;
   if (r.src4 < 0 && r.dst4 < 0 && r.src6 < 0 && r.dst6 < 0 && r.frameOffset >= 0) {
     const ipLength = keysFromFrame(
@@ -184,24 +145,12 @@ export function toFlow(r: RecordFields, ctx: RecordContext, rate: number): pb.Fl
   if (revBytes < 0) revBytes = 0;
   if (revPkts < 0) revPkts = 0;
 
-  let srcAddr: string;
-  let dstAddr: string;
-  if (ipv6) {
-    srcAddr = srcOff >= 0 ? ipv6At(b, srcOff) : "::";
-    dstAddr = dstOff >= 0 ? ipv6At(b, dstOff) : "::";
-  } else {
-    srcAddr = srcOff >= 0 ? ipv4At(b, srcOff) : "0.0.0.0";
-    dstAddr = dstOff >= 0 ? ipv4At(b, dstOff) : "0.0.0.0";
-  }
   // RFC 5103 biflowDirection 2 (reverseInitiator): the record's source is the responder, and
   // the flow record's src is always the initiator.
   if (r.biflowDirection === 2) {
     let t: number = srcOff;
     srcOff = dstOff;
     dstOff = t;
-    const ts = srcAddr;
-    srcAddr = dstAddr;
-    dstAddr = ts;
     if (proto !== PROTO_ICMP && proto !== PROTO_ICMP6) {
       t = srcPort;
       srcPort = dstPort;
@@ -252,45 +201,35 @@ export function toFlow(r: RecordFields, ctx: RecordContext, rate: number): pb.Fl
       icmp ? dstPort & 0xff : dstPort,
     );
   }
-  return {
-    srcAddr,
-    srcPort,
-    dstAddr,
-    dstPort,
-    proto,
-    ipVersion: ipv6 ? 6 : 4,
-    vlan: r.vlan >= 0 ? r.vlan : Math.max(r.dot1qVlan, 0),
-    firstSeenMs: BigInt(Math.trunc(first)),
-    lastSeenMs: BigInt(Math.trunc(last)),
-    srcToDstPackets: scaled(fwdPkts, rate),
-    srcToDstBytes: scaled(fwdBytes, rate),
-    dstToSrcPackets: scaled(revPkts, rate),
-    dstToSrcBytes: scaled(revBytes, rate),
-    srcTcpFlags: srcFlags,
-    dstTcpFlags: dstFlags,
-    l7: r.l7Offset >= 0 ? l7Name(b, r.l7Offset, r.l7Length) : "Unknown",
-    l7Category: "",
-    info: undefined,
-    clientNwLatencyUs: undefined,
-    serverNwLatencyUs: undefined,
-    applLatencyUs: undefined,
-    srcRetransmits: 0,
-    dstRetransmits: 0,
-    srcOutOfOrder: 0,
-    dstOutOfOrder: 0,
-    endReason: END_REASON[r.endReason] ?? pb.EndReason.END_REASON_UNSPECIFIED,
-    communityId: cid,
-    exporter: ctx.exporter,
-    observationDomain: ctx.domain,
-    exportVersion: EXPORT_VERSION[ctx.version],
-    samplingRate: rate === 1 ? 1n : BigInt(rate),
-    rawPackets: raw === 0 ? 0n : BigInt(raw),
-    rawBytes: rawBytes === 0 ? 0n : BigInt(rawBytes),
-    inIf: r.inIf >= 0 ? r.inIf : Math.max(r.inPhysIf, 0),
-    outIf: r.outIf >= 0 ? r.outIf : Math.max(r.outPhysIf, 0),
-    srcK8s: undefined,
-    dstK8s: undefined,
-  };
+  const f = out.next();
+  f.srcPort = srcPort;
+  f.dstPort = dstPort;
+  f.proto = proto;
+  f.ipVersion = ipv6 ? 6 : 4;
+  f.vlan = r.vlan >= 0 ? r.vlan : Math.max(r.dot1qVlan, 0);
+  // + 0: no -0 (BigInt and the wire have none).
+  f.firstSeenMs = Math.trunc(first) + 0;
+  f.lastSeenMs = Math.trunc(last) + 0;
+  f.srcToDstPackets = scaled(fwdPkts, rate);
+  f.srcToDstBytes = scaled(fwdBytes, rate);
+  f.dstToSrcPackets = scaled(revPkts, rate);
+  f.dstToSrcBytes = scaled(revBytes, rate);
+  f.srcTcpFlags = srcFlags;
+  f.dstTcpFlags = dstFlags;
+  f.l7 = r.l7Offset >= 0 ? l7Name(b, r.l7Offset, r.l7Length, out) : "Unknown";
+  resetProbeFields(f);
+  f.endReason = END_REASON[r.endReason] ?? pb.EndReason.END_REASON_UNSPECIFIED;
+  f.exporter = ctx.exporter;
+  f.observationDomain = ctx.domain;
+  // pb.ExportVersion's numbers are the versions (5, 9, 10).
+  f.exportVersion = ctx.version;
+  f.samplingRate = rate;
+  f.rawPackets = raw;
+  f.rawBytes = rawBytes;
+  f.inIf = ifIndex(r.inIf >= 0 ? r.inIf : r.inPhysIf);
+  f.outIf = ifIndex(r.outIf >= 0 ? r.outIf : r.outPhysIf);
+  out.commit(f, b, srcOff, dstOff, ipv6, cid);
+  return undefined;
 }
 
 /** v5/v9: relative to the header's sysUptime; IPFIX: relative to systemInitTimeMilliseconds. */

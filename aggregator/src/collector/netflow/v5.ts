@@ -1,6 +1,6 @@
 // NetFlow v5: a 24-byte header and up to 30 fixed 48-byte records. The sampling interval is in
 // the header (low 14 bits; the top 2 bits are the mode), times are sysUptime milliseconds.
-import type { pb } from "@flowlens/contracts";
+import type { FlowRecords } from "../flow-records.js";
 import { addError, type ErrorCounts } from "./errors.js";
 import type { RecordFields } from "./record.js";
 import { type RecordContext, toFlow } from "./to-flow.js";
@@ -49,7 +49,7 @@ export function decodeV5Records(
   v: DataView,
   ctx: RecordContext,
   r: RecordFields,
-  flows: pb.Flow[],
+  out: FlowRecords,
   errors: ErrorCounts,
 ): number {
   let n = 0;
@@ -68,12 +68,9 @@ export function decodeV5Records(
     r.dstPort = v.getUint16(o + 34);
     r.tcpFlags = v.getUint8(o + 37);
     r.proto = v.getUint8(o + 38);
-    const flow = toFlow(r, ctx, h.samplingRate);
-    if (typeof flow === "string") addError(errors, flow);
-    else {
-      flows.push(flow);
-      n++;
-    }
+    const notAFlow = toFlow(r, ctx, h.samplingRate, out);
+    if (notAFlow !== undefined) addError(errors, notAFlow);
+    else n++;
   }
   return n;
 }

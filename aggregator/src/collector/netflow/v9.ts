@@ -2,11 +2,11 @@
 // no message length, so trailing zero padding (seen from Palo Alto and others) ends the walk
 // quietly while any other malformed set header is counted.
 import { addError } from "./errors.js";
-import type { DecodeResult, MessageContext, SetDecoder } from "./sets.js";
+import type { DecodeOutput, MessageContext, SetDecoder } from "./sets.js";
 
 export const V9_HEADER = 20;
 
-export function decodeV9(sets: SetDecoder, ctx: MessageContext, out: DecodeResult): void {
+export function decodeV9(sets: SetDecoder, ctx: MessageContext, out: DecodeOutput): void {
   const v = ctx.view;
   const end = ctx.bytes.length;
   let pos = V9_HEADER;

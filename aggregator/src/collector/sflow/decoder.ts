@@ -5,8 +5,9 @@
 // Pure (no I/O), bounded in memory, and total: any byte sequence yields a result with counted
 // errors, never an exception.
 import { pb } from "@flowlens/contracts";
+import { ipv4Text, ipv6Text } from "../address-text.js";
 import { communityIdAt } from "../community-id.js";
-import { ipv6At } from "../netflow/to-flow.js";
+import { FlowRecords, resetProbeFields } from "../flow-records.js";
 import {
   ETHERNET_COUNTERS_BYTES,
   GENERIC_COUNTERS_BYTES,
@@ -39,8 +40,8 @@ export const DEFAULT_SFLOW_LIMITS: Readonly<SflowLimits> = Object.freeze({
   communityId: true,
 });
 
-export interface SflowDecodeResult {
-  flows: pb.Flow[];
+/** What a datagram holds besides its flows. */
+export interface SflowDecodeReport {
   counters: InterfaceCounterSample[];
   errors: SflowErrorCounts;
   /** The agent address of the datagram header ("" if the header was unreadable). */
@@ -49,6 +50,16 @@ export interface SflowDecodeResult {
   sequence: number;
   /** Change to the agent's lost-datagram count this datagram implies (see sequence.ts). */
   lost: number;
+}
+
+/** A datagram decoded into messages (decode()). */
+export interface SflowDecodeResult extends SflowDecodeReport {
+  flows: pb.Flow[];
+}
+
+/** Where a datagram is decoded to: its flows go to `records`. */
+interface SflowDecodeOutput extends SflowDecodeReport {
+  records: FlowRecords;
 }
 
 export interface SflowStats {
@@ -95,10 +106,6 @@ function align4(n: number): number {
   return (n + 3) & ~3;
 }
 
-function ipv4At(b: Uint8Array, o: number): string {
-  return `${b[o]}.${b[o + 1]}.${b[o + 2]}.${b[o + 3]}`;
-}
-
 /**
  * The ifIndex a flow record carries for an sFlow interface: the index for a single interface,
  * 0 (unknown) for "discard", "multiple" and the agent itself ("local").
@@ -138,7 +145,7 @@ interface DatagramContext {
   agent: string;
   subAgent: number;
   receivedMs: number;
-  out: SflowDecodeResult;
+  out: SflowDecodeOutput;
 }
 
 function checkLimits(l: SflowLimits): void {
@@ -164,6 +171,8 @@ export class SflowDecoder {
   };
   private internalErrors = 0;
   private lastInternal: unknown;
+  /** decode()'s records, made into messages before it returns. */
+  private readonly messageRecords = new FlowRecords();
 
   constructor(limits: Partial<SflowLimits> = {}) {
     this.limits = Object.freeze({ ...DEFAULT_SFLOW_LIMITS, ...limits });
@@ -180,12 +189,26 @@ export class SflowDecoder {
   }
 
   /**
-   * Decodes one UDP payload. `from` is the UDP source address, the exporter when the agent
-   * address is "unknown"; receivedMs (when it arrived) is the flows' time: sFlow carries none.
+   * Decodes one UDP payload into messages, for what wants them (`flowlens collect`, tests):
+   * decodeInto() and each record's message.
    */
   decode(datagram: Uint8Array, from: string, receivedMs: number): SflowDecodeResult {
-    const out: SflowDecodeResult = {
-      flows: [],
+    const records = this.messageRecords;
+    records.clear();
+    const { records: _, ...report } = this.decodeInto(datagram, from, receivedMs, records) as SflowDecodeOutput;
+    const flows = records.messages();
+    records.clear();
+    return { flows, ...report };
+  }
+
+  /**
+   * Decodes one UDP payload, adding its flows to `records`. `from` is the UDP source address,
+   * the exporter when the agent address is "unknown"; receivedMs (when it arrived) is the
+   * flows' time: sFlow carries none.
+   */
+  decodeInto(datagram: Uint8Array, from: string, receivedMs: number, records: FlowRecords): SflowDecodeReport {
+    const out: SflowDecodeOutput = {
+      records,
       counters: [],
       errors: {},
       agent: "",
@@ -193,6 +216,7 @@ export class SflowDecoder {
       sequence: 0,
       lost: 0,
     };
+    const before = records.length;
     this.counts.datagrams++;
     const evictions = this.sequences.evictions;
     try {
@@ -211,12 +235,12 @@ export class SflowDecoder {
       const r = k as SflowErrorReason;
       this.errorTotals[r] += out.errors[r] ?? 0;
     }
-    this.counts.flows += out.flows.length;
+    this.counts.flows += records.length - before;
     this.counts.counterRecords += out.counters.length;
     return out;
   }
 
-  private datagram(d: Uint8Array, from: string, receivedMs: number, out: SflowDecodeResult): void {
+  private datagram(d: Uint8Array, from: string, receivedMs: number, out: SflowDecodeOutput): void {
     const e = out.errors;
     if (d.length < 8) {
       addSflowError(e, "truncated");
@@ -238,7 +262,7 @@ export class SflowDecoder {
       addSflowError(e, "truncated");
       return;
     }
-    out.agent = addrType === 1 ? ipv4At(d, 8) : addrType === 2 ? ipv6At(d, 8) : from;
+    out.agent = addrType === 1 ? ipv4Text(d, 8) : addrType === 2 ? ipv6Text(d, 8) : from;
     out.subAgent = v.getUint32(p);
     out.sequence = v.getUint32(p + 4);
     const samples = v.getUint32(p + 12);
@@ -432,23 +456,22 @@ export class SflowDecoder {
     h.run(ctx.bytes);
     for (let k = 0; k < s.count; k++) {
       const slot = s.header[k] as number;
-      let flow: pb.Flow | null = null;
+      let added = false;
       if (slot >= 0) {
         const r = h.result(slot);
-        if (r === 0) flow = this.headerFlow(ctx, k, slot);
+        if (r === 0) added = this.headerFlow(ctx, k, slot);
         else addSflowError(ctx.out.errors, `header_${h.resultNames[r] ?? "not_ip"}` as SflowErrorReason);
       }
-      if (flow === null && (s.ip4[k] as number) >= 0) flow = this.dataFlow(ctx, k, s.ip4[k] as number, false);
-      if (flow === null && (s.ip6[k] as number) >= 0) flow = this.dataFlow(ctx, k, s.ip6[k] as number, true);
-      if (flow !== null) ctx.out.flows.push(flow);
-      else if (slot < 0) addSflowError(ctx.out.errors, "no_address");
+      if (!added && (s.ip4[k] as number) >= 0) added = this.dataFlow(ctx, k, s.ip4[k] as number, false);
+      if (!added && (s.ip6[k] as number) >= 0) added = this.dataFlow(ctx, k, s.ip6[k] as number, true);
+      if (!added && slot < 0) addSflowError(ctx.out.errors, "no_address");
     }
     s.count = 0;
     h.reset();
   }
 
-  /** The flow of a sample whose raw header decoded: addresses and ports as the probe reads them. */
-  private headerFlow(ctx: DatagramContext, k: number, slot: number): pb.Flow | null {
+  /** Adds the flow of a sample whose raw header decoded: addresses and ports as the probe reads them. */
+  private headerFlow(ctx: DatagramContext, k: number, slot: number): boolean {
     const h = this.headers;
     const b = h.bytes;
     const base = h.base(slot);
@@ -472,8 +495,8 @@ export class SflowDecoder {
     );
   }
 
-  /** The flow of a sampled IPv4 (type 3) or IPv6 (type 4) data record at `p`. */
-  private dataFlow(ctx: DatagramContext, k: number, p: number, ipv6: boolean): pb.Flow | null {
+  /** Adds the flow of a sampled IPv4 (type 3) or IPv6 (type 4) data record at `p`. */
+  private dataFlow(ctx: DatagramContext, k: number, p: number, ipv6: boolean): boolean {
     const v = ctx.view;
     const alen = ipv6 ? 16 : 4;
     const proto = v.getUint32(p + 4) & 0xff;
@@ -514,55 +537,45 @@ export class SflowDecoder {
     tcpFlags: number,
     vlan: number,
     ipBytes: number,
-  ): pb.Flow | null {
+  ): boolean {
     const rate = this.slots.rate[k] as number;
     if (ipBytes * rate > MAX) {
       addSflowError(ctx.out.errors, "bad_value");
-      return null;
+      return false;
     }
     const icmp = proto === PROTO_ICMP || proto === PROTO_ICMP6;
-    const t = BigInt(Math.trunc(ctx.receivedMs));
-    return {
-      srcAddr: ipv6 ? ipv6At(b, srcOff) : ipv4At(b, srcOff),
-      srcPort,
-      dstAddr: ipv6 ? ipv6At(b, dstOff) : ipv4At(b, dstOff),
-      dstPort,
-      proto,
-      ipVersion: ipv6 ? 6 : 4,
-      vlan,
-      firstSeenMs: t,
-      lastSeenMs: t,
-      srcToDstPackets: BigInt(rate),
-      srcToDstBytes: BigInt(ipBytes * rate),
-      dstToSrcPackets: 0n,
-      dstToSrcBytes: 0n,
-      srcTcpFlags: proto === 6 ? tcpFlags : 0,
-      dstTcpFlags: 0,
-      l7: "Unknown",
-      l7Category: "",
-      info: undefined,
-      clientNwLatencyUs: undefined,
-      serverNwLatencyUs: undefined,
-      applLatencyUs: undefined,
-      srcRetransmits: 0,
-      dstRetransmits: 0,
-      srcOutOfOrder: 0,
-      dstOutOfOrder: 0,
-      endReason: pb.EndReason.END_REASON_UNSPECIFIED,
-      communityId: this.limits.communityId
-        ? communityIdAt(b, srcOff, dstOff, ipv6, proto, icmp ? dstPort >>> 8 : srcPort, icmp ? dstPort & 0xff : dstPort)
-        : "",
-      exporter: ctx.agent,
-      observationDomain: ctx.subAgent,
-      exportVersion: pb.ExportVersion.EXPORT_VERSION_SFLOW_V5,
-      samplingRate: BigInt(rate),
-      rawPackets: 1n,
-      rawBytes: BigInt(ipBytes),
-      inIf: this.slots.inIf[k] as number,
-      outIf: this.slots.outIf[k] as number,
-      srcK8s: undefined,
-      dstK8s: undefined,
-    };
+    const records = ctx.out.records;
+    const f = records.next();
+    const t = Math.trunc(ctx.receivedMs) + 0;
+    f.srcPort = srcPort;
+    f.dstPort = dstPort;
+    f.proto = proto;
+    f.ipVersion = ipv6 ? 6 : 4;
+    f.vlan = vlan;
+    f.firstSeenMs = t;
+    f.lastSeenMs = t;
+    f.srcToDstPackets = rate;
+    f.srcToDstBytes = ipBytes * rate;
+    f.dstToSrcPackets = 0;
+    f.dstToSrcBytes = 0;
+    f.srcTcpFlags = proto === 6 ? tcpFlags : 0;
+    f.dstTcpFlags = 0;
+    f.l7 = "Unknown";
+    resetProbeFields(f);
+    f.endReason = pb.EndReason.END_REASON_UNSPECIFIED;
+    f.exporter = ctx.agent;
+    f.observationDomain = ctx.subAgent;
+    f.exportVersion = pb.ExportVersion.EXPORT_VERSION_SFLOW_V5;
+    f.samplingRate = rate;
+    f.rawPackets = 1;
+    f.rawBytes = ipBytes;
+    f.inIf = this.slots.inIf[k] as number;
+    f.outIf = this.slots.outIf[k] as number;
+    const cid = this.limits.communityId
+      ? communityIdAt(b, srcOff, dstOff, ipv6, proto, icmp ? dstPort >>> 8 : srcPort, icmp ? dstPort & 0xff : dstPort)
+      : "";
+    records.commit(f, b, srcOff, dstOff, ipv6, cid);
+    return true;
   }
 
   stats(): SflowStats {

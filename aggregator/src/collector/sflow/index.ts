@@ -1,6 +1,7 @@
 export { type InterfaceCounterSample, readEthernetCounters, readGenericCounters } from "./counters.js";
 export {
   DEFAULT_SFLOW_LIMITS,
+  type SflowDecodeReport,
   type SflowDecodeResult,
   SflowDecoder,
   type SflowLimits,

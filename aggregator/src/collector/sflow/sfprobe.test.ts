@@ -9,6 +9,8 @@ import { existsSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { haveCommand, makeTempDir, removeTempDir, repoRoot } from "@flowlens/testkit";
+import { SequenceDeduper } from "../../ingest/dedupe.js";
+import { IngestPipeline } from "../../ingest/pipeline.js";
 import { LocalNetworks } from "../../networks.js";
 import { defaultStateConfig, LiveState } from "../../state/live-state.js";
 import { CollectorListener } from "../listener.js";
@@ -106,7 +108,7 @@ describe("sFlow from pmacct's sfprobe", { skip }, () => {
     const listener = new CollectorListener(
       { host: "127.0.0.1", ports: [0], recvBufferBytes: 8 << 20 },
       new NetflowDecoder(),
-      (flows, exporter) => state.applyBatch(flows, { node: "collector", agentId: exporter }),
+      new IngestPipeline(state, new SequenceDeduper()).collected,
       Date.now,
       {
         decoder: sflow,

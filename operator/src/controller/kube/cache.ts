@@ -3,7 +3,7 @@
 import type { Logger } from "pino";
 import type { BackoffOptions } from "../workqueue.js";
 import type { KubeClient, KubeObject } from "./client.js";
-import { Informer, type InformerHandler } from "./informer.js";
+import { Informer, type InformerFailure, type InformerHandler } from "./informer.js";
 import type { ResourceType } from "./resources.js";
 
 export interface CacheOptions {
@@ -57,6 +57,16 @@ export class ResourceCache<T extends KubeObject> {
 
   synced(): boolean {
     return this.informers.every((i) => i.synced());
+  }
+
+  /** The informers whose lists or watches fail now, by namespace ("" for all namespaces). */
+  failing(): { namespace: string; failure: InformerFailure }[] {
+    const out: { namespace: string; failure: InformerFailure }[] = [];
+    for (const i of this.informers) {
+      const failure = i.failing();
+      if (failure) out.push({ namespace: i.namespace ?? "", failure });
+    }
+    return out;
   }
 
   async waitSynced(): Promise<void> {

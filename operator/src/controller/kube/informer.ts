@@ -11,6 +11,15 @@ import { isGone, type KubeClient, type KubeObject } from "./client.js";
 import { apiVersionOf, collectionPath, type ResourceType } from "./resources.js";
 
 export type InformerEventType = "add" | "update" | "delete";
+
+/** The last list or watch that failed, while it has not succeeded since. */
+export interface InformerFailure {
+  /** HTTP status; 0 when the API server was not reached. */
+  status: number;
+  message: string;
+  /** Date.now() of the first failure of this run of failures. */
+  since: number;
+}
 export type InformerHandler<T> = (type: InformerEventType, obj: T) => void;
 
 export interface InformerOptions {
@@ -33,10 +42,14 @@ export class Informer<T extends KubeObject> {
   private resourceVersion = "";
   private stopped = true;
   private hasSynced = false;
-  private abort: AbortController | undefined;
+  /** Ends the watch in progress, connected or still waiting for the API server's answer. */
+  private cancelWatch: (() => void) | undefined;
   private wake: (() => void) | undefined;
   private loop: Promise<void> | undefined;
   private syncWaiters: (() => void)[] = [];
+  private failure: InformerFailure | undefined;
+  /** The message of the last 410 a watch reported (the API server says where it came from). */
+  private expiredMessage = "";
 
   constructor(
     private readonly client: KubeClient,
@@ -64,6 +77,25 @@ export class Informer<T extends KubeObject> {
     return this.hasSynced;
   }
 
+  /** Undefined while lists and watches work (or are retried after a normal end). */
+  failing(): InformerFailure | undefined {
+    return this.failure;
+  }
+
+  get namespace(): string | undefined {
+    return this.o.namespace;
+  }
+
+  private failed(err: unknown): void {
+    const status =
+      (err as { status?: number; statusCode?: number }).status ?? (err as { statusCode?: number }).statusCode;
+    this.failure = {
+      status: typeof status === "number" ? status : 0,
+      message: (err as Error).message ?? String(err),
+      since: this.failure?.since ?? Date.now(),
+    };
+  }
+
   /** Resolves after the first complete list. */
   waitSynced(): Promise<void> {
     if (this.hasSynced) return Promise.resolve();
@@ -78,7 +110,7 @@ export class Informer<T extends KubeObject> {
 
   async stop(): Promise<void> {
     this.stopped = true;
-    this.abort?.abort();
+    this.cancelWatch?.();
     this.wake?.();
     await this.loop;
     for (const w of this.syncWaiters.splice(0)) w();
@@ -92,15 +124,16 @@ export class Informer<T extends KubeObject> {
         const end = await this.watchOnce();
         failures = 0;
         if (end !== "closed") this.o.onRestart?.(end);
-        if (end === "expired") this.resourceVersion = "";
+        if (end === "expired") this.expired(this.expiredMessage);
       } catch (err) {
         if (this.stopped) break;
         if (isGone(err)) {
           this.o.onRestart?.("expired");
-          this.resourceVersion = "";
+          this.expired((err as Error).message);
           continue;
         }
         failures += 1;
+        this.failed(err);
         this.o.onRestart?.("error");
         const b = this.o.backoff ?? { baseMs: 200, maxMs: 30_000 };
         const delay = Math.min(b.maxMs, b.baseMs * 2 ** Math.min(failures - 1, 20));
@@ -111,6 +144,15 @@ export class Informer<T extends KubeObject> {
         await this.sleep(delay);
       }
     }
+  }
+
+  /** The watch's resourceVersion is gone (etcd compacted it): the next round lists again. */
+  private expired(message: string): void {
+    this.o.logger.info(
+      { resource: this.o.resource.plural, namespace: this.o.namespace, resourceVersion: this.resourceVersion, message },
+      "watch expired (410 Gone): relisting",
+    );
+    this.resourceVersion = "";
   }
 
   private sleep(ms: number): Promise<void> {
@@ -155,6 +197,7 @@ export class Informer<T extends KubeObject> {
       else if (old.metadata.resourceVersion !== obj.metadata.resourceVersion) this.emit("update", obj);
     }
     this.resourceVersion = rv;
+    this.failure = undefined;
     if (!this.hasSynced) {
       this.hasSynced = true;
       for (const w of this.syncWaiters.splice(0)) w();
@@ -174,20 +217,31 @@ export class Informer<T extends KubeObject> {
     const path = collectionPath(this.o.resource, this.o.namespace);
     return new Promise((resolve, reject) => {
       let controller: AbortController | undefined;
+      let ended = false;
+      // Aborts a connected watch (its done follows); one still waiting for response headers
+      // (a peer gone silent) cannot be aborted through the client, so it is abandoned, and
+      // aborted once it answers.
+      const cancel = () => {
+        if (controller) controller.abort();
+        else done(null);
+      };
+      this.cancelWatch = cancel;
       const pet = () => {
         clearTimeout(watchdog);
         watchdog = setTimeout(
           () => {
             stalled = true;
-            controller?.abort();
+            cancel();
           },
           (timeoutSeconds + 30) * 1000,
         );
         watchdog.unref();
       };
       const done = (err: unknown) => {
+        if (ended) return;
+        ended = true;
         clearTimeout(watchdog);
-        this.abort = undefined;
+        if (this.cancelWatch === cancel) this.cancelWatch = undefined;
         const status = (err as { statusCode?: number } | null)?.statusCode ?? (err ? 0 : 200);
         this.client.record(verb, this.o.resource, status, started);
         if (this.stopped) resolve("closed");
@@ -207,10 +261,14 @@ export class Informer<T extends KubeObject> {
             labelSelector: this.o.labelSelector,
           },
           (type: string, obj: T & { code?: number }) => {
+            if (ended) return;
             pet();
             if (type === "ERROR") {
               // A Status object: 410 means our version is gone; the server ends the watch after it.
-              if (obj.code === 410) expired = true;
+              if (obj.code === 410) {
+                expired = true;
+                this.expiredMessage = String((obj as { message?: unknown }).message ?? "");
+              }
               return;
             }
             if (obj.metadata?.resourceVersion) this.resourceVersion = obj.metadata.resourceVersion;
@@ -229,7 +287,12 @@ export class Informer<T extends KubeObject> {
         .then(
           (c) => {
             controller = c;
-            this.abort = c;
+            if (ended) {
+              c.abort();
+              return;
+            }
+            // The API server answered 200: the watch runs, whatever failed before is over.
+            this.failure = undefined;
             if (this.stopped) c.abort();
           },
           (err) => done(err),

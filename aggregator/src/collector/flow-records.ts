@@ -1,0 +1,261 @@
+// What the collector's decoders produce: records as the live state takes them in (IngestFlow,
+// reused datagram after datagram), each with its protobuf Flow encoding written beside it into
+// a reused buffer. The state reads the numbers and looks hosts up by the address text bytes of
+// the encoding; the flow store keeps a copy of the encoding, and the API, `flowlens collect`
+// and tests decode it with pb.Flow.decode into the message DESIGN.md describes. So a record
+// costs no pb.Flow, no BigInt and no string of its own, and there is one decoder whatever the
+// consumer.
+import { Buffer } from "node:buffer";
+import type { pb } from "@flowlens/contracts";
+import { ABSENT, IngestFlow } from "../state/ingest-flow.js";
+import { NameCache } from "../state/name-cache.js";
+import { writeIpv4Text, writeIpv6Text } from "./address-text.js";
+
+/** Encoding buffer size: some 400 records of a few hundred bytes. */
+const ARENA_BYTES = 128 * 1024;
+/** Most bytes a record's encoding takes besides its exporter, L7 name and Community ID. */
+const FIXED_MAX = 320;
+/** Records kept for reuse after a huge datagram. */
+const KEEP_RECORDS = 4096;
+const TWO32 = 4294967296;
+
+// Protobuf tags of pb.Flow (flow.proto): field number << 3 | wire type (0 varint, 2 bytes).
+const T_SRC_ADDR = 0x0a;
+const T_SRC_PORT = 0x10;
+const T_DST_ADDR = 0x1a;
+const T_DST_PORT = 0x20;
+const T_PROTO = 0x28;
+const T_IP_VERSION = 0x30;
+const T_VLAN = 0x38;
+const T_FIRST_SEEN = 0x40;
+const T_LAST_SEEN = 0x48;
+const T_S2D_PACKETS = 0x50;
+const T_S2D_BYTES = 0x58;
+const T_D2S_PACKETS = 0x60;
+const T_D2S_BYTES = 0x68;
+const T_SRC_FLAGS = 0x70;
+const T_DST_FLAGS = 0x78;
+// Two-byte tags from field 16 on.
+const F_L7 = 16;
+const F_END_REASON = 26;
+const F_COMMUNITY_ID = 27;
+const F_EXPORTER = 28;
+const F_DOMAIN = 29;
+const F_EXPORT_VERSION = 30;
+const F_SAMPLING_RATE = 31;
+const F_RAW_PACKETS = 32;
+const F_RAW_BYTES = 33;
+const F_IN_IF = 34;
+const F_OUT_IF = 35;
+
+/** A uint32 (or smaller) as a varint at b[p]; returns the position after it. */
+function varint(b: Uint8Array, p: number, v: number): number {
+  while (v > 0x7f) {
+    b[p++] = (v & 0x7f) | 0x80;
+    v >>>= 7;
+  }
+  b[p++] = v;
+  return p;
+}
+
+/**
+ * An integer within ±2^53 as a 64-bit varint (int64 two's complement when negative) at b[p];
+ * returns the position after it.
+ */
+function varint64(b: Uint8Array, p: number, n: number): number {
+  if (n >= 0 && n < TWO32) return varint(b, p, n >>> 0);
+  let lo = n % TWO32;
+  if (lo < 0) lo += TWO32;
+  let hi = Math.floor(n / TWO32) >>> 0;
+  lo >>>= 0;
+  while (hi !== 0 || lo > 0x7f) {
+    b[p++] = (lo & 0x7f) | 0x80;
+    lo = ((lo >>> 7) | (hi << 25)) >>> 0;
+    hi >>>= 7;
+  }
+  b[p++] = lo;
+  return p;
+}
+
+/** The two-byte tag of a varint field numbered 16 to 2047. */
+function tag2(b: Uint8Array, p: number, field: number, wire: number): number {
+  const t = (field << 3) | wire;
+  b[p] = (t & 0x7f) | 0x80;
+  b[p + 1] = t >>> 7;
+  return p + 2;
+}
+
+/** A varint field with a one-byte tag (fields 1 to 15), left out when 0 as proto3 does. */
+function uintField(b: Uint8Array, p: number, tag: number, v: number): number {
+  if (v === 0) return p;
+  b[p] = tag;
+  return varint64(b, p + 1, v);
+}
+
+function uintField2(b: Uint8Array, p: number, field: number, v: number): number {
+  if (v === 0) return p;
+  return varint64(b, tag2(b, p, field, 0), v);
+}
+
+/** An ASCII string field (every string a record has but its exporter). */
+function asciiField(b: Uint8Array, tagEnd: number, s: string): number {
+  const n = s.length;
+  let q = varint(b, tagEnd, n);
+  for (let i = 0; i < n; i++) b[q++] = s.charCodeAt(i);
+  return q;
+}
+
+export class FlowRecords {
+  /** The records: the first `length` are this batch's. */
+  readonly records: IngestFlow[] = [];
+  length = 0;
+  private arena: Buffer = Buffer.allocUnsafe(ARENA_BYTES);
+  private pos = 0;
+  private readonly names = new NameCache();
+  /** The exporter of the last record, and its UTF-8 bytes. */
+  private exporter = "";
+  private exporterBytes: Uint8Array = new Uint8Array(0);
+
+  /** The record to fill next; commit() adds it to the batch. */
+  next(): IngestFlow {
+    let f = this.records[this.length];
+    if (f === undefined) {
+      f = new IngestFlow();
+      this.records.push(f);
+    }
+    return f;
+  }
+
+  /** ASCII names from the wire (ntop's L7 name), made into a string once. */
+  name(b: Uint8Array, start: number, end: number): string {
+    return this.names.text(b, start, end);
+  }
+
+  /**
+   * Adds `f` (from next(), every field but the addresses, buf, start and end set) with its
+   * addresses from wire bytes: b[srcOff..] and b[dstOff..], 4 or 16 bytes as `ipv6` says; an
+   * offset of -1 is the unspecified address. Writes the record's encoding and points the
+   * record's addresses, Community ID and bytes into it.
+   */
+  commit(f: IngestFlow, b: Uint8Array, srcOff: number, dstOff: number, ipv6: boolean, communityId: string): void {
+    if (f.exporter !== this.exporter) {
+      this.exporter = f.exporter;
+      this.exporterBytes = Buffer.from(f.exporter, "utf8");
+    }
+    const ex = this.exporterBytes;
+    const need = FIXED_MAX + ex.length + f.l7.length + communityId.length;
+    if (this.pos + need > this.arena.length) {
+      // Records already in the batch keep the old buffer: it is theirs until clear().
+      this.arena = Buffer.allocUnsafe(Math.max(ARENA_BYTES, need));
+      this.pos = 0;
+    }
+    const a = this.arena;
+    const start = this.pos;
+    let p = start;
+    a[p] = T_SRC_ADDR;
+    let q = p + 2;
+    q =
+      srcOff < 0
+        ? writeUnspecified(a, q, ipv6)
+        : ipv6
+          ? writeIpv6Text(a, q, b, srcOff)
+          : writeIpv4Text(a, q, b, srcOff);
+    a[p + 1] = q - p - 2;
+    f.setSrcAddrBytes(p + 2, q);
+    p = q;
+    p = uintField(a, p, T_SRC_PORT, f.srcPort);
+    a[p] = T_DST_ADDR;
+    q = p + 2;
+    q =
+      dstOff < 0
+        ? writeUnspecified(a, q, ipv6)
+        : ipv6
+          ? writeIpv6Text(a, q, b, dstOff)
+          : writeIpv4Text(a, q, b, dstOff);
+    a[p + 1] = q - p - 2;
+    f.setDstAddrBytes(p + 2, q);
+    p = q;
+    p = uintField(a, p, T_DST_PORT, f.dstPort);
+    p = uintField(a, p, T_PROTO, f.proto);
+    p = uintField(a, p, T_IP_VERSION, f.ipVersion);
+    p = uintField(a, p, T_VLAN, f.vlan);
+    p = uintField(a, p, T_FIRST_SEEN, f.firstSeenMs);
+    p = uintField(a, p, T_LAST_SEEN, f.lastSeenMs);
+    p = uintField(a, p, T_S2D_PACKETS, f.srcToDstPackets);
+    p = uintField(a, p, T_S2D_BYTES, f.srcToDstBytes);
+    p = uintField(a, p, T_D2S_PACKETS, f.dstToSrcPackets);
+    p = uintField(a, p, T_D2S_BYTES, f.dstToSrcBytes);
+    p = uintField(a, p, T_SRC_FLAGS, f.srcTcpFlags);
+    p = uintField(a, p, T_DST_FLAGS, f.dstTcpFlags);
+    if (f.l7.length !== 0) p = asciiField(a, tag2(a, p, F_L7, 2), f.l7);
+    if (f.endReason !== 0) p = varint(a, tag2(a, p, F_END_REASON, 0), f.endReason);
+    if (communityId.length !== 0) {
+      const t = tag2(a, p, F_COMMUNITY_ID, 2);
+      p = asciiField(a, t, communityId);
+      f.setCommunityIdBytes(p - communityId.length, p);
+    } else f.communityId = "";
+    if (ex.length !== 0) {
+      p = varint(a, tag2(a, p, F_EXPORTER, 2), ex.length);
+      a.set(ex, p);
+      p += ex.length;
+    }
+    if (f.observationDomain !== 0) p = varint(a, tag2(a, p, F_DOMAIN, 0), f.observationDomain);
+    p = varint(a, tag2(a, p, F_EXPORT_VERSION, 0), f.exportVersion);
+    p = uintField2(a, p, F_SAMPLING_RATE, f.samplingRate);
+    p = uintField2(a, p, F_RAW_PACKETS, f.rawPackets);
+    p = uintField2(a, p, F_RAW_BYTES, f.rawBytes);
+    p = uintField2(a, p, F_IN_IF, f.inIf);
+    p = uintField2(a, p, F_OUT_IF, f.outIf);
+    f.buf = a;
+    f.start = start;
+    f.end = p;
+    f.message = null;
+    this.pos = p;
+    this.length++;
+  }
+
+  /** Empties the batch: its records and their bytes are reused from here on. */
+  clear(): void {
+    this.length = 0;
+    this.pos = 0;
+    if (this.records.length > KEEP_RECORDS) this.records.length = KEEP_RECORDS;
+  }
+
+  /** The batch's records from `from` on as messages (decoded from their encodings). */
+  messages(from = 0): pb.Flow[] {
+    const out: pb.Flow[] = [];
+    for (let i = from; i < this.length; i++) out.push((this.records[i] as IngestFlow).toMessage());
+    return out;
+  }
+}
+
+/** "0.0.0.0" or "::", for a record that lacks one address of its family. */
+function writeUnspecified(a: Uint8Array, p: number, ipv6: boolean): number {
+  if (ipv6) {
+    a[p] = 0x3a;
+    a[p + 1] = 0x3a;
+    return p + 2;
+  }
+  a[p] = 0x30;
+  a[p + 1] = 0x2e;
+  a[p + 2] = 0x30;
+  a[p + 3] = 0x2e;
+  a[p + 4] = 0x30;
+  a[p + 5] = 0x2e;
+  a[p + 6] = 0x30;
+  return p + 7;
+}
+
+/** Resets what a decoder does not set for a collected record (the probe-only fields). */
+export function resetProbeFields(f: IngestFlow): void {
+  f.l7Category = "";
+  f.clientNwLatencyUs = ABSENT;
+  f.serverNwLatencyUs = ABSENT;
+  f.applLatencyUs = ABSENT;
+  f.srcRetransmits = 0;
+  f.dstRetransmits = 0;
+  f.srcOutOfOrder = 0;
+  f.dstOutOfOrder = 0;
+  f.dnsRcode = ABSENT;
+  f.riskCount = 0;
+}
