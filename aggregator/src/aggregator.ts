@@ -3,11 +3,11 @@
 // metrics, health). Transports (gRPC, NATS, the collector, the in-process path of `flowlens up`)
 // plug in; stop() stops ingest first, so that what was acknowledged is what is in the state,
 // then the alerts (saved for the next start) and the notifications still queued.
-import type { pb } from "@flowlens/contracts";
 import type { FastifyInstance } from "fastify";
 import type { Logger } from "pino";
 import { collectDefaultMetrics, Registry } from "prom-client";
 import { AlertEngine } from "./alerts/engine.js";
+import type { EndpointDefaults } from "./alerts/notify/defaults.js";
 import { NotificationDispatcher } from "./alerts/notify/dispatcher.js";
 import { loadRules, RulesWatcher } from "./alerts/rules-loader.js";
 import { buildHttpServer } from "./api/server.js";
@@ -15,7 +15,6 @@ import { SequenceDeduper } from "./ingest/dedupe.js";
 import { IngestPipeline } from "./ingest/pipeline.js";
 import { registerAggregatorMetrics, registerAlertMetrics, registerTransportMetrics } from "./metrics.js";
 import { LocalNetworks } from "./networks.js";
-import { MessageViews } from "./state/ingest-flow.js";
 import { LiveState } from "./state/live-state.js";
 import type { StateConfig } from "./state/types.js";
 
@@ -45,8 +44,12 @@ export interface AlertsOptions {
   dataDir?: string;
   /** The default rule set (on unless turned off). */
   defaultRules?: boolean;
-  /** Evaluation period (tests shorten it). */
+  /** Evaluation period (--alert-evaluation-interval; tests shorten it). */
   evaluateIntervalMs?: number;
+  /** Threshold periods last this many times their window (--alert-window-scale; tests, demos). */
+  windowScale?: number;
+  /** Options endpoints of the rules get when they do not set them (--smtp-*, --webhook-secret-file). */
+  endpointDefaults?: EndpointDefaults;
   rulesPollMs?: number;
 }
 
@@ -58,7 +61,6 @@ export class Aggregator {
   readonly alerts: AlertEngine;
   readonly notifications: NotificationDispatcher;
   private rulesWatcher: RulesWatcher | undefined;
-  private readonly collectedViews = new MessageViews();
   private readonly transports: IngestTransport[] = [];
   private http: FastifyInstance | undefined;
   private ready = false;
@@ -87,23 +89,10 @@ export class Aggregator {
       localNetworks: options.localNetworks,
       ...(alerts.dataDir !== undefined ? { dataDir: alerts.dataDir } : {}),
       ...(alerts.evaluateIntervalMs !== undefined ? { evaluateIntervalMs: alerts.evaluateIntervalMs } : {}),
+      ...(alerts.windowScale !== undefined ? { windowScale: alerts.windowScale } : {}),
     });
     this.ingest.observer = this.alerts;
     registerAlertMetrics(this.registry, this.alerts);
-  }
-
-  /**
-   * Flows from the collector (NetFlow/IPFIX/sFlow exporters): counted by the state and seen by
-   * the alert engine, as agents' flows are by the pipeline.
-   */
-  applyCollected(flows: readonly pb.Flow[], exporter: string): void {
-    this.state.applyBatch(flows, { node: "collector", agentId: exporter });
-    const n = this.collectedViews.fill(flows);
-    try {
-      this.alerts.observeRecords(this.collectedViews.views, n, "collector");
-    } finally {
-      this.collectedViews.release(n);
-    }
   }
 
   /** Loads the rules (the rules path must exist: RulesPathError otherwise) and starts the engine. */
@@ -117,9 +106,10 @@ export class Aggregator {
         this.logger.child({ component: "alerts" }),
         withDefaults,
         a.rulesPollMs,
+        a.endpointDefaults,
       );
       this.rulesWatcher.start();
-    } else this.alerts.setRules(loadRules(undefined, withDefaults));
+    } else this.alerts.setRules(loadRules(undefined, withDefaults, a.endpointDefaults));
     this.alerts.start();
   }
 

@@ -1,4 +1,10 @@
-export { Aggregator, type AggregatorOptions, type IngestTransport } from "./aggregator.js";
+export { Aggregator, type AggregatorOptions, type AlertsOptions, type IngestTransport } from "./aggregator.js";
+export {
+  type EndpointDefaults,
+  EndpointDefaultsError,
+  type EndpointDefaultsInput,
+  endpointDefaults,
+} from "./alerts/notify/defaults.js";
 export { buildHttpServer } from "./api/server.js";
 export {
   CollectorListener,

@@ -36,7 +36,8 @@ describe("flowlens up", () => {
     const up = startProcess(
       "up",
       process.execPath,
-      [bin, "up", "--pcap", capture, "--http-address", `127.0.0.1:${port}`],
+      // --data-dir "": alerts in memory, nothing left in ~/.local/state by the test.
+      [bin, "up", "--pcap", capture, "--http-address", `127.0.0.1:${port}`, "--data-dir", ""],
       {
         keepLines: 200,
       },
@@ -130,6 +131,8 @@ describe("flowlens up", () => {
         "lo",
         "--http-address",
         `127.0.0.1:${port}`,
+        "--data-dir",
+        "",
       ],
       { keepLines: 200 },
     );

@@ -49,6 +49,8 @@ export interface AlertEngineOptions {
   localNetworks?: readonly string[];
   /** How often the timer evaluates (threshold rules, quiet host alerts, the store); 10 s. */
   evaluateIntervalMs?: number;
+  /** Threshold periods last this many times their window (tests and demos); 1. */
+  windowScale?: number;
   /** Rows an evaluation handles at most before it yields to ingest. */
   evaluationSliceRows?: number;
   /** Time an evaluation runs at most (checked every 16 rows) before it yields to ingest; 5 ms. */
@@ -337,6 +339,7 @@ export class AlertEngine implements RecordObserver, ThresholdEmitter {
       r.threshold = new ThresholdRule(def.name, t, this, {
         maxHosts: this.options.maxHostsPerRule ?? 65_536,
         now: this.clock(),
+        ...(this.options.windowScale !== undefined ? { windowScale: this.options.windowScale } : {}),
       });
       if (t.target.kind === "local-hosts" && this.local.size === 0)
         r.note = "no local networks are configured: local-hosts matches nothing";

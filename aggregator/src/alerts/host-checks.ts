@@ -65,25 +65,31 @@ function mix(a: number, b: number): number {
   return Math.imul(h, 0xc2b2ae35) | 0;
 }
 
+/** Entities a table starts with; it doubles on demand up to its check's cap. */
+const INITIAL_ENTITIES = 1024;
+
 /**
  * Per-entity window state: start (flow time), a count, and an optional bitmap of `bits` bits
- * with its number of set bits.
+ * with its number of set bits. The arrays start small and double (slots keep their numbers)
+ * when the entities outgrow them, up to `maxEntities`: a quiet network costs kilobytes, not
+ * the cap's worth up front.
  */
 class WindowTable {
   readonly keys: KeyTable;
-  readonly start: Float64Array;
-  readonly count: Float64Array;
-  readonly setBits: Int32Array;
-  readonly bitmap: Uint32Array;
+  start: Float64Array;
+  count: Float64Array;
+  setBits: Int32Array;
+  bitmap: Uint32Array;
   readonly words: number;
   /** The alert engaged in the current window, if any. */
   readonly alert: (AlertRecord | null)[];
 
   constructor(
-    capacity: number,
+    private readonly maxEntities: number,
     readonly bits: number,
     private readonly windowMs: number,
   ) {
+    const capacity = Math.min(maxEntities, INITIAL_ENTITIES);
     this.keys = new KeyTable(capacity);
     this.start = new Float64Array(capacity);
     this.count = new Float64Array(capacity);
@@ -97,12 +103,37 @@ class WindowTable {
     return this.keys.bytes + this.start.byteLength * 2 + this.setBits.byteLength + this.bitmap.byteLength;
   }
 
+  private grow(): void {
+    const capacity = Math.min(this.maxEntities, this.keys.capacity * 2);
+    this.keys.grow(capacity);
+    const start = new Float64Array(capacity);
+    start.set(this.start);
+    this.start = start;
+    const count = new Float64Array(capacity);
+    count.set(this.count);
+    this.count = count;
+    const setBits = new Int32Array(capacity);
+    setBits.set(this.setBits);
+    this.setBits = setBits;
+    const bitmap = new Uint32Array(capacity * this.words);
+    bitmap.set(this.bitmap);
+    this.bitmap = bitmap;
+    for (let i = this.alert.length; i < capacity; i++) this.alert.push(null);
+  }
+
   /** The slot of the entity hashed in addrHash-like halves, its window rolled to `t`; -1 if full. */
   slot(h1: number, h2: number, t: number, label: () => string): number {
     let s = this.keys.find(h1, h2);
     if (s < 0) {
+      if (this.keys.size >= this.keys.capacity) {
+        // Full at the cap: refused and counted before a label is made (no string per refusal).
+        if (this.keys.capacity >= this.maxEntities) {
+          this.keys.overflows++;
+          return -1;
+        }
+        this.grow();
+      }
       s = this.keys.add(h1, h2, label());
-      if (s < 0) return -1;
       this.reset(s, t);
       return s;
     }

@@ -10,6 +10,7 @@ import { afterEach, beforeEach, describe, it } from "node:test";
 import { pino } from "pino";
 import { DEFAULT_RULE_PREFIX } from "./default-rules.js";
 import type { LoadedRule } from "./engine.js";
+import { endpointDefaults } from "./notify/defaults.js";
 import { loadRules, RulesPathError, RulesWatcher, rulesFromText } from "./rules-loader.js";
 
 const operatorList = (
@@ -131,6 +132,68 @@ notify:
     );
     assert.equal(bad[0]?.rule, undefined);
     assert.match(bad[0]?.errors.join(";") ?? "", /spec.notify\[0\]\.options.from: required/);
+  });
+
+  it("email from an AlertRule resource takes the aggregator's SMTP defaults; a rule's own options win", () => {
+    const resource = `  - apiVersion: flowlens.dev/v1alpha1
+    kind: AlertRule
+    metadata: { name: mailed, namespace: net }
+    spec:
+      collectorRef: { name: main }
+      severity: error
+      check: { name: syn-flood }
+      notify:
+        - { kind: email, target: ops@example.com }
+        - { kind: webhook, target: "http://127.0.0.1:9/hook" }
+        - { kind: email, target: net@example.com, options: { smtpHost: mx.example.com, from: a@example.com } }
+`;
+    const without = rulesFromText(operatorList(resource), "rules.yaml");
+    assert.equal(without[0]?.rule, undefined, "no SMTP server anywhere: refused");
+    assert.match(without[0]?.errors.join(";") ?? "", /options.from: required \(or the aggregator's --smtp-from\)/);
+    const defaults = endpointDefaults({
+      smtpServer: "127.0.0.1:2525",
+      smtpFrom: "flowlens@example.com",
+      smtpUser: "alerts",
+      smtpPassword: "pw",
+      smtpTls: "none",
+      webhookSecret: "0123456789abcdef-secret",
+    });
+    const withDefaults = rulesFromText(operatorList(resource), "rules.yaml", defaults);
+    assert.deepEqual(withDefaults[0]?.errors, []);
+    assert.deepEqual(
+      withDefaults[0]?.endpoints?.map((e) => [e.kind, e.target, e.options]),
+      [
+        [
+          "email",
+          "ops@example.com",
+          {
+            smtpHost: "127.0.0.1",
+            smtpPort: "2525",
+            from: "flowlens@example.com",
+            user: "alerts",
+            password: "pw",
+            tls: "none",
+          },
+        ],
+        ["webhook", "http://127.0.0.1:9/hook", { secret: "0123456789abcdef-secret" }],
+        // Its own host (and so not the default's port), its own sender, the rest defaulted.
+        [
+          "email",
+          "net@example.com",
+          { smtpHost: "mx.example.com", from: "a@example.com", user: "alerts", password: "pw", tls: "none" },
+        ],
+      ],
+    );
+    assert.throws(
+      () => endpointDefaults({ smtpServer: "mail.example.com" }),
+      /smtp-server: "mail.example.com" is not HOST:PORT/,
+    );
+    assert.throws(() => endpointDefaults({ smtpUser: "u" }), /go together/);
+    assert.throws(() => endpointDefaults({ smtpTls: "ssl" }), /not starttls, tls or none/);
+    assert.throws(() => endpointDefaults({ webhookSecret: "short" }), /at least 16/);
+    assert.deepEqual(endpointDefaults({ smtpServer: "[::1]:25", smtpTls: "tls" }), {
+      email: { smtpHost: "::1", smtpPort: "25", tls: "implicit" },
+    });
   });
 
   it("a missing path is an error at load; the watcher keeps the last rules when it goes away", () => {

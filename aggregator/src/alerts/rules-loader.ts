@@ -3,7 +3,8 @@
 // ConfigMap). A file holds one rule, a list of rules, or a Kubernetes List ({items: [...]}) of
 // AlertRule resources (what the operator writes). Every rule goes through parseAlertRule and its
 // notify entries through parseEndpoint; a rule that does not parse is kept as refused, with the
-// reasons, and the others load. The default rules come first; a rule of the same name (or
+// reasons, and the others load. Notify entries get the aggregator's endpoint defaults (SMTP
+// server, sender, credentials, webhook secret) for what they do not say. The default rules come first; a rule of the same name (or
 // NAMESPACE/same name) replaces one. A watcher polls the path and reloads on change: polling,
 // because a ConfigMap volume is updated by swapping a symlink, which file watches miss.
 import { readdirSync, readFileSync, statSync } from "node:fs";
@@ -13,6 +14,7 @@ import type { Logger } from "pino";
 import { parse as parseYaml } from "yaml";
 import { DEFAULT_RULE_PREFIX, defaultRules } from "./default-rules.js";
 import type { LoadedRule } from "./engine.js";
+import { type EndpointDefaults, withEndpointDefaults } from "./notify/defaults.js";
 import { parseEndpoint } from "./notify/settings.js";
 import type { EndpointConfig } from "./notify/types.js";
 
@@ -51,7 +53,7 @@ export function ruleFiles(path: string): string[] {
 }
 
 /** The rules of one file's text (YAML is a superset of JSON). */
-export function rulesFromText(text: string, file: string): LoadedRule[] {
+export function rulesFromText(text: string, file: string, defaults: EndpointDefaults = {}): LoadedRule[] {
   let doc: unknown;
   try {
     doc = parseYaml(text, { maxAliasCount: 100 });
@@ -68,10 +70,12 @@ export function rulesFromText(text: string, file: string): LoadedRule[] {
       : [doc];
   if (items.length > MAX_RULES)
     return [{ origin: file, errors: [`${file}: ${items.length} rules, at most ${MAX_RULES}`] }];
-  return items.map((item, i) => ruleFromItem(item, items.length === 1 && !Array.isArray(doc) ? file : `${file}[${i}]`));
+  return items.map((item, i) =>
+    ruleFromItem(item, items.length === 1 && !Array.isArray(doc) ? file : `${file}[${i}]`, defaults),
+  );
 }
 
-function ruleFromItem(item: unknown, origin: string): LoadedRule {
+function ruleFromItem(item: unknown, origin: string, defaults: EndpointDefaults): LoadedRule {
   const r = parseAlertRule(item, origin);
   if (!r.ok) {
     const md = isRecord(item) && isRecord(item.metadata) ? item.metadata : isRecord(item) ? item : {};
@@ -84,7 +88,7 @@ function ruleFromItem(item: unknown, origin: string): LoadedRule {
   const endpoints: EndpointConfig[] = [];
   const errors: string[] = [];
   raw.forEach((n, i) => {
-    const e = parseEndpoint(n);
+    const e = parseEndpoint(withEndpointDefaults(n, defaults));
     if (e.ok) endpoints.push(e.endpoint);
     else for (const m of e.errors) errors.push(`${origin}: spec.notify[${i}].${m}`);
   });
@@ -102,7 +106,11 @@ function shortName(name: string): string {
  * The rule set: the defaults (unless `withDefaults` is false), replaced by same-named rules,
  * then the rules of `path`. Throws RulesPathError when the path itself is missing.
  */
-export function loadRules(path: string | undefined, withDefaults = true): LoadedRule[] {
+export function loadRules(
+  path: string | undefined,
+  withDefaults = true,
+  endpointDefaults: EndpointDefaults = {},
+): LoadedRule[] {
   const loaded: LoadedRule[] = [];
   if (path !== undefined) {
     for (const file of ruleFiles(path)) {
@@ -121,7 +129,7 @@ export function loadRules(path: string | undefined, withDefaults = true): Loaded
         });
         continue;
       }
-      loaded.push(...rulesFromText(text, file));
+      loaded.push(...rulesFromText(text, file, endpointDefaults));
     }
   }
   if (!withDefaults) return loaded;
@@ -158,12 +166,13 @@ export class RulesWatcher {
     private readonly logger: Logger,
     private readonly withDefaults = true,
     private readonly intervalMs = 2000,
+    private readonly endpointDefaults: EndpointDefaults = {},
   ) {}
 
   /** Loads once (throws RulesPathError if the path is missing), then polls. */
   start(): LoadedRule[] {
     this.last = signature(this.path);
-    const rules = loadRules(this.path, this.withDefaults);
+    const rules = loadRules(this.path, this.withDefaults, this.endpointDefaults);
     this.apply(rules);
     this.timer = setInterval(() => this.poll(), this.intervalMs);
     this.timer.unref();
@@ -175,7 +184,7 @@ export class RulesWatcher {
     if (sig === this.last) return;
     this.last = sig;
     try {
-      const rules = loadRules(this.path, this.withDefaults);
+      const rules = loadRules(this.path, this.withDefaults, this.endpointDefaults);
       this.lastError = undefined;
       this.reloads++;
       this.logger.info(

@@ -39,6 +39,29 @@ function parseV4Cidr(cidr: string): { bits: number; mask: number; base: number }
   return { bits, mask, base: (v4 & mask) >>> 0 };
 }
 
+/**
+ * Rules counting the same thing share one set of counters (a warning and an error rule on one
+ * host's bytes count each record once): the first of each group counts, the others follow it.
+ * A rule that led or followed before keeps the arrays it has, so a reload that keeps it keeps
+ * what was counted. Returns the rules records are routed to.
+ */
+function shareCounters(rules: readonly ThresholdRule[]): ThresholdRule[] {
+  const leaders = new Map<string, ThresholdRule>();
+  const counting: ThresholdRule[] = [];
+  for (const r of rules) {
+    const key = r.counterKey;
+    const leader = key === null ? undefined : leaders.get(key);
+    if (leader !== undefined) {
+      r.shareCountersOf(leader);
+      continue;
+    }
+    if (key !== null) leaders.set(key, r);
+    r.countOwn();
+    counting.push(r);
+  }
+  return counting;
+}
+
 export class ThresholdIndex {
   private readonly hostKeys: KeyTable;
   private readonly hostRules: ThresholdRule[][] = [];
@@ -61,13 +84,17 @@ export class ThresholdIndex {
   private readonly nodes = new Map<string, ThresholdRule[]>();
   readonly size: number;
 
+  /** Rules that count (one per shared counter), the others reading theirs. */
+  readonly counting: readonly ThresholdRule[];
+
   constructor(
     readonly rules: readonly ThresholdRule[],
     private readonly local: CidrSet,
   ) {
     this.size = rules.length;
+    this.counting = shareCounters(rules);
     this.localCount = rules.filter((r) => r.def.target.kind === "local-hosts").length;
-    const hostTargets = rules.filter((r) => r.def.target.kind === "host");
+    const hostTargets = this.counting.filter((r) => r.def.target.kind === "host");
     this.hostKeys = new KeyTable(Math.max(1, hostTargets.length));
     for (const r of hostTargets) {
       hashAddressText(canonicalAddress(r.def.target.value));
@@ -78,7 +105,7 @@ export class ThresholdIndex {
       }
       (this.hostRules[s] as ThresholdRule[]).push(r);
     }
-    for (const r of rules) {
+    for (const r of this.counting) {
       const t = r.def.target;
       switch (t.kind) {
         case "network": {

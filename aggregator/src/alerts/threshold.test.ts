@@ -344,6 +344,39 @@ describe("threshold rules", () => {
     }
   });
 
+  it("rules counting the same thing share counters, each judged by its own value; a reload keeps the count", async () => {
+    const { clock, sink, engine, feeder } = setup();
+    const host = { kind: "host", value: "10.0.0.1" };
+    const warn = threshold("warn", { target: host, metric: "bytes", value: 5000 });
+    const err = threshold("err", { target: host, metric: "bytes", value: 9000 }, "error");
+    // bps counts what bytes counts: 10,000 bytes in a minute are 1333 bits per second.
+    const rate = threshold("rate", { target: host, metric: "bps", value: 1000 });
+    engine.setRules(rules(warn));
+    const alone = engine.checkMemoryBytes();
+    engine.setRules(rules(warn, err, rate));
+    assert.ok(engine.checkMemoryBytes() < alone * 1.5, "three rules, one set of counters");
+    const to = (bytes: number) =>
+      flowRecord({ srcAddr: "10.0.0.1", dstAddr: "10.0.0.2", srcToDstBytes: bytes, dstToSrcBytes: 0 });
+    feeder.feed([to(6000)]);
+    clock.now = T0 + 10_000;
+    await engine.evaluate();
+    assert.deepEqual(sink.events(), ["engaged warn 10.0.0.1"]);
+    feeder.feed([to(4000)]);
+    clock.now = T0 + 20_000;
+    await engine.evaluate();
+    const values = Object.fromEntries(engine.engagedAlerts().map((a) => [a.rule, a.value]));
+    assert.deepEqual(values, { warn: 10_000, err: 10_000, rate: 1333.333 });
+    // The leader goes; the follower that stays counts on from what was counted.
+    engine.setRules(rules(err));
+    feeder.feed([to(1000)]);
+    clock.now = T0 + 30_000;
+    await engine.evaluate();
+    assert.deepEqual(
+      engine.engagedAlerts().map((a) => [a.rule, a.value]),
+      [["err", 11_000]],
+    );
+  });
+
   it("a large evaluation runs in slices that let ingest in between", async () => {
     const { clock, engine, feeder } = setup({ localNetworks: ["10.0.0.0/8"], evaluationSliceRows: 500 });
     engine.setRules(

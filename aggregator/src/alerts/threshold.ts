@@ -74,6 +74,31 @@ const MONOTONIC = new Set([
   M_PORTS,
 ]);
 
+// A row's counters in ThresholdRule.d: the period they count, numerator and denominator, the
+// last 10 s activity slot counted, when the target was last seen, and the ended period's values
+// (kept when a record of the next period came before the judgement).
+const ROW = 8;
+const PERIOD = 0;
+const NUM = 1;
+const DEN = 2;
+const ACTIVE = 3;
+const SEEN = 4;
+const C_PERIOD = 5;
+const C_NUM = 6;
+const C_DEN = 7;
+
+/** Rows from..capacity-1 in a new array: no period, nothing counted, last seen at `seenMs`. */
+function newRows(capacity: number, from: number, seenMs: number): Float64Array {
+  const d = new Float64Array(capacity * ROW);
+  for (let s = from; s < capacity; s++) {
+    d[s * ROW + PERIOD] = -1;
+    d[s * ROW + ACTIVE] = -1;
+    d[s * ROW + SEEN] = seenMs;
+    d[s * ROW + C_PERIOD] = -1;
+  }
+  return d;
+}
+
 const P2P_CATEGORY = "Download-FileTransfer-FileSharing";
 const ACTIVITY_SLOT_MS = 10_000;
 const TCP = 6;
@@ -124,6 +149,8 @@ export interface ThresholdRuleOptions {
   /** Rows a local-hosts rule may hold (hosts); more are refused and counted. */
   maxHosts: number;
   now: number;
+  /** Periods last this many times the rule's window (tests, demos: 0.1 makes 1m six seconds). */
+  windowScale?: number;
 }
 
 export class ThresholdRule {
@@ -148,14 +175,12 @@ export class ThresholdRule {
   private readonly app: string;
   private lastL7 = "\u0000";
   private lastL7Match = false;
-  private rowPeriod: Float64Array;
-  private num: Float64Array;
-  private den: Float64Array;
-  private activeSlot: Float64Array;
-  private lastSeen: Float64Array;
-  private closedPeriod: Float64Array;
-  private closedNum: Float64Array;
-  private closedDen: Float64Array;
+  /**
+   * Each row's counters side by side (ROW doubles, one cache line): what a record adds to is
+   * one line away, wherever the row is. Offsets: PERIOD, NUM, DEN, ACTIVE, SEEN, C_PERIOD,
+   * C_NUM, C_DEN.
+   */
+  private d: Float64Array;
   private distinct: (DistinctSet | null)[];
   readonly alerts: (AlertRecord | null)[];
   /** Hosts refused because the table was at its bound. */
@@ -170,7 +195,7 @@ export class ThresholdRule {
     this.metric = def.application !== undefined ? M_APP_BYTES : (METRIC_CODES[def.metric] as number);
     if (this.metric === undefined) throw new Error(`threshold metric ${def.metric} is not evaluated`);
     this.app = def.application ?? "";
-    this.windowMs = def.windowMs;
+    this.windowMs = Math.max(1000, Math.round(def.windowMs * (opts.windowScale ?? 1)));
     this.upper = def.operator === ">" || def.operator === ">=";
     this.startedMs = opts.now;
     this.period = Math.floor(opts.now / this.windowMs);
@@ -191,15 +216,8 @@ export class ThresholdRule {
       const value = t.kind === "host" || t.kind === "exporter" ? canonicalAddress(t.value) : t.value;
       this.entity = { kind: t.kind, value };
     }
-    this.rowPeriod = new Float64Array(rows).fill(-1);
-    this.num = new Float64Array(rows);
-    this.den = new Float64Array(rows);
-    this.activeSlot = new Float64Array(rows).fill(-1);
     // Idle time counts from when the rule was loaded for a target not seen since.
-    this.lastSeen = new Float64Array(rows).fill(opts.now);
-    this.closedPeriod = new Float64Array(rows).fill(-1);
-    this.closedNum = new Float64Array(rows);
-    this.closedDen = new Float64Array(rows);
+    this.d = newRows(rows, 0, opts.now);
     this.distinct = new Array<DistinctSet | null>(rows).fill(null);
     this.alerts = new Array<AlertRecord | null>(rows).fill(null);
   }
@@ -208,8 +226,40 @@ export class ThresholdRule {
     return this.hosts === null ? 1 : this.hosts.size;
   }
 
+  /**
+   * What this rule counts, for sharing: rules of one single-row target, window and counting
+   * (bytes and bps count the same, so do packets and pps) count once. null: counts alone
+   * (local-hosts rules keep their own tables of hosts).
+   */
+  get counterKey(): string | null {
+    if (this.entity === null) return null;
+    const counting = this.metric === M_BPS ? M_BYTES : this.metric === M_PPS ? M_PACKETS : this.metric;
+    return JSON.stringify([this.entity.kind, this.entity.value, counting, this.app, this.windowMs]);
+  }
+
+  /** Whether another rule's counters are read instead of counting (ThresholdIndex sets it). */
+  private follows = false;
+
+  /**
+   * Reads `leader`'s counters from now on (the same arrays): the index routes records to the
+   * leader only, and this rule judges what the leader counted by its own operator and value.
+   */
+  shareCountersOf(leader: ThresholdRule): void {
+    if (leader === this || leader.counterKey !== this.counterKey || this.counterKey === null) return;
+    this.follows = true;
+    this.d = leader.d;
+    this.distinct = leader.distinct;
+  }
+
+  /** Counts on its own (again): it keeps the arrays it reads, and adds to them itself. */
+  countOwn(): void {
+    this.follows = false;
+  }
+
   get memoryBytes(): number {
-    let n = this.rowPeriod.byteLength * 8;
+    // A follower's counters are its leader's: only its alerts are its own.
+    if (this.follows) return this.alerts.length * 8;
+    let n = this.d.byteLength;
     if (this.hosts !== null) n += this.hosts.bytes;
     for (const d of this.distinct) if (d !== null) n += d.bytes + 32;
     return n;
@@ -229,26 +279,16 @@ export class ThresholdRule {
     }
     s = table.add(h1, h2, side === SRC ? f.srcAddr : f.dstAddr);
     this.resetRow(s);
-    this.rowPeriod[s] = this.period;
-    this.closedPeriod[s] = -1;
+    this.d[s * ROW + PERIOD] = this.period;
+    this.d[s * ROW + C_PERIOD] = -1;
     return s;
   }
 
   private growRows(capacity: number): void {
     (this.hosts as KeyTable).grow(capacity);
-    const grow = (a: Float64Array, fill: number) => {
-      const b = new Float64Array(capacity).fill(fill);
-      b.set(a);
-      return b;
-    };
-    this.rowPeriod = grow(this.rowPeriod, -1);
-    this.num = grow(this.num, 0);
-    this.den = grow(this.den, 0);
-    this.activeSlot = grow(this.activeSlot, -1);
-    this.lastSeen = grow(this.lastSeen, 0);
-    this.closedPeriod = grow(this.closedPeriod, -1);
-    this.closedNum = grow(this.closedNum, 0);
-    this.closedDen = grow(this.closedDen, 0);
+    const d = newRows(capacity, this.d.length / ROW, 0);
+    d.set(this.d);
+    this.d = d;
     for (let i = this.distinct.length; i < capacity; i++) {
       this.distinct.push(null);
       this.alerts.push(null);
@@ -256,19 +296,19 @@ export class ThresholdRule {
   }
 
   private resetRow(s: number): void {
-    this.num[s] = 0;
-    this.den[s] = 0;
-    this.activeSlot[s] = -1;
+    this.d[s * ROW + NUM] = 0;
+    this.d[s * ROW + DEN] = 0;
+    this.d[s * ROW + ACTIVE] = -1;
     this.distinct[s]?.clear();
   }
 
   /** Moves a row's counters of an ended period aside (a record of the next period arrived first). */
   private roll(s: number): void {
-    this.closedPeriod[s] = this.rowPeriod[s] as number;
-    this.closedNum[s] = this.isDistinct() ? (this.distinct[s]?.size ?? 0) : (this.num[s] as number);
-    this.closedDen[s] = this.den[s] as number;
+    this.d[s * ROW + C_PERIOD] = this.d[s * ROW + PERIOD] as number;
+    this.d[s * ROW + C_NUM] = this.isDistinct() ? (this.distinct[s]?.size ?? 0) : (this.d[s * ROW + NUM] as number);
+    this.d[s * ROW + C_DEN] = this.d[s * ROW + DEN] as number;
     this.resetRow(s);
-    this.rowPeriod[s] = this.period;
+    this.d[s * ROW + PERIOD] = this.period;
   }
 
   private isDistinct(): boolean {
@@ -302,35 +342,37 @@ export class ThresholdRule {
 
   /** Adds one record to row `s`, the target being the record's `role` side. */
   add(s: number, f: IngestFlow, role: Role, wall: number): void {
-    if (this.rowPeriod[s] !== this.period) this.roll(s);
-    this.lastSeen[s] = wall;
+    const d = this.d;
+    const o = s * ROW;
+    if (d[o + PERIOD] !== this.period) this.roll(s);
+    d[o + SEEN] = wall;
     switch (this.metric) {
       case M_BYTES:
       case M_BPS:
-        this.num[s] = (this.num[s] as number) + f.srcToDstBytes + f.dstToSrcBytes;
+        d[o + NUM] = (d[o + NUM] as number) + f.srcToDstBytes + f.dstToSrcBytes;
         return;
       case M_BYTES_SENT:
-        this.num[s] =
-          (this.num[s] as number) +
+        d[o + NUM] =
+          (d[o + NUM] as number) +
           (role === SRC ? f.srcToDstBytes : role === DST ? f.dstToSrcBytes : f.srcToDstBytes + f.dstToSrcBytes);
         return;
       case M_BYTES_RCVD:
-        this.num[s] =
-          (this.num[s] as number) +
+        d[o + NUM] =
+          (d[o + NUM] as number) +
           (role === SRC ? f.dstToSrcBytes : role === DST ? f.srcToDstBytes : f.srcToDstBytes + f.dstToSrcBytes);
         return;
       case M_PACKETS:
       case M_PPS:
-        this.num[s] = (this.num[s] as number) + f.srcToDstPackets + f.dstToSrcPackets;
+        d[o + NUM] = (d[o + NUM] as number) + f.srcToDstPackets + f.dstToSrcPackets;
         return;
       case M_FLOWS:
-        this.num[s] = (this.num[s] as number) + 1;
+        d[o + NUM] = (d[o + NUM] as number) + 1;
         return;
       case M_DNS_BYTES:
-        if (matchesApplication(f.l7, "DNS")) this.num[s] = (this.num[s] as number) + f.srcToDstBytes + f.dstToSrcBytes;
+        if (matchesApplication(f.l7, "DNS")) d[o + NUM] = (d[o + NUM] as number) + f.srcToDstBytes + f.dstToSrcBytes;
         return;
       case M_P2P_BYTES:
-        if (f.l7Category === P2P_CATEGORY) this.num[s] = (this.num[s] as number) + f.srcToDstBytes + f.dstToSrcBytes;
+        if (f.l7Category === P2P_CATEGORY) d[o + NUM] = (d[o + NUM] as number) + f.srcToDstBytes + f.dstToSrcBytes;
         return;
       case M_APP_BYTES: {
         // Decoded names are shared strings: the last answer is reused for the same name.
@@ -339,7 +381,7 @@ export class ThresholdRule {
           this.lastL7 = l7;
           this.lastL7Match = matchesApplication(l7, this.app);
         }
-        if (this.lastL7Match) this.num[s] = (this.num[s] as number) + f.srcToDstBytes + f.dstToSrcBytes;
+        if (this.lastL7Match) d[o + NUM] = (d[o + NUM] as number) + f.srcToDstBytes + f.dstToSrcBytes;
         return;
       }
       case M_ACTIVITY: {
@@ -347,11 +389,11 @@ export class ThresholdRule {
         // arrive roughly in time order, so "covered up to" is enough).
         const last = Math.floor(f.lastSeenMs / ACTIVITY_SLOT_MS);
         let first = Math.floor(f.firstSeenMs / ACTIVITY_SLOT_MS);
-        const done = this.activeSlot[s] as number;
+        const done = d[o + ACTIVE] as number;
         if (first <= done) first = done + 1;
         if (last >= first) {
-          this.num[s] = (this.num[s] as number) + (last - first + 1);
-          this.activeSlot[s] = last;
+          d[o + NUM] = (d[o + NUM] as number) + (last - first + 1);
+          d[o + ACTIVE] = last;
         }
         return;
       }
@@ -359,20 +401,20 @@ export class ThresholdRule {
         return;
       case M_RETX:
         if (f.proto === TCP) {
-          this.num[s] = (this.num[s] as number) + f.srcRetransmits + f.dstRetransmits;
-          this.den[s] = (this.den[s] as number) + f.srcToDstPackets + f.dstToSrcPackets;
+          d[o + NUM] = (d[o + NUM] as number) + f.srcRetransmits + f.dstRetransmits;
+          d[o + DEN] = (d[o + DEN] as number) + f.srcToDstPackets + f.dstToSrcPackets;
         }
         return;
       case M_CLIENT_LAT:
         if (f.clientNwLatencyUs !== ABSENT) {
-          this.num[s] = (this.num[s] as number) + f.clientNwLatencyUs;
-          this.den[s] = (this.den[s] as number) + 1;
+          d[o + NUM] = (d[o + NUM] as number) + f.clientNwLatencyUs;
+          d[o + DEN] = (d[o + DEN] as number) + 1;
         }
         return;
       case M_SERVER_LAT:
         if (f.serverNwLatencyUs !== ABSENT) {
-          this.num[s] = (this.num[s] as number) + f.serverNwLatencyUs;
-          this.den[s] = (this.den[s] as number) + 1;
+          d[o + NUM] = (d[o + NUM] as number) + f.serverNwLatencyUs;
+          d[o + DEN] = (d[o + DEN] as number) + 1;
         }
         return;
       case M_PEERS: {
@@ -412,7 +454,7 @@ export class ThresholdRule {
       case M_ACTIVITY:
         return Math.min(num * (ACTIVITY_SLOT_MS / 1000), secs);
       case M_IDLE:
-        return Math.max(0, Math.floor((now - (this.lastSeen[s] as number)) / 1000));
+        return Math.max(0, Math.floor((now - (this.d[s * ROW + SEEN] as number)) / 1000));
       case M_RETX:
         return den > 0 ? num / den : undefined;
       case M_CLIENT_LAT:
@@ -425,9 +467,9 @@ export class ThresholdRule {
 
   /** The value of the period being counted now, so far (API, tests). */
   currentValue(s = 0, now = Date.now()): number | undefined {
-    if (this.rowPeriod[s] !== this.period) return this.valueOf(s, 0, 0, now);
-    const num = this.isDistinct() ? (this.distinct[s]?.size ?? 0) : (this.num[s] as number);
-    return this.valueOf(s, num, this.den[s] as number, now);
+    if (this.d[s * ROW + PERIOD] !== this.period) return this.valueOf(s, 0, 0, now);
+    const num = this.isDistinct() ? (this.distinct[s]?.size ?? 0) : (this.d[s * ROW + NUM] as number);
+    return this.valueOf(s, num, this.d[s * ROW + DEN] as number, now);
   }
 
   private holds(v: number): boolean {
@@ -488,16 +530,16 @@ export class ThresholdRule {
       final = true;
     } else if (c >= 0) {
       final = true;
-      if (this.rowPeriod[s] === c) {
-        const num = this.isDistinct() ? (this.distinct[s]?.size ?? 0) : (this.num[s] as number);
-        v = this.valueOf(s, num, this.den[s] as number, now);
-      } else if (this.closedPeriod[s] === c)
-        v = this.valueOf(s, this.closedNum[s] as number, this.closedDen[s] as number, now);
+      if (this.d[s * ROW + PERIOD] === c) {
+        const num = this.isDistinct() ? (this.distinct[s]?.size ?? 0) : (this.d[s * ROW + NUM] as number);
+        v = this.valueOf(s, num, this.d[s * ROW + DEN] as number, now);
+      } else if (this.d[s * ROW + C_PERIOD] === c)
+        v = this.valueOf(s, this.d[s * ROW + C_NUM] as number, this.d[s * ROW + C_DEN] as number, now);
       else v = this.valueOf(s, 0, 0, now);
       // A period the rule saw only part of cannot tell that something stayed low.
       if (!this.upper && c * this.windowMs < this.startedMs) v = undefined;
     } else {
-      if (!this.upper || !MONOTONIC.has(this.metric) || this.rowPeriod[s] !== this.period) return true;
+      if (!this.upper || !MONOTONIC.has(this.metric) || this.d[s * ROW + PERIOD] !== this.period) return true;
       v = this.currentValue(s, now);
       final = false;
     }
@@ -507,9 +549,9 @@ export class ThresholdRule {
       c >= 0 &&
       this.metric !== M_IDLE &&
       this.alerts[s] === null &&
-      this.rowPeriod[s] !== this.period &&
-      this.rowPeriod[s] !== c &&
-      this.closedPeriod[s] !== c
+      this.d[s * ROW + PERIOD] !== this.period &&
+      this.d[s * ROW + PERIOD] !== c &&
+      this.d[s * ROW + C_PERIOD] !== c
     ) {
       // Nothing in the judged period nor the current one, nothing engaged: the row is freed.
       this.hosts.remove(s);
@@ -572,9 +614,9 @@ export class ThresholdRule {
       }
       s = this.hosts.add(h1, h2, a.entity.value);
       this.resetRow(s);
-      this.rowPeriod[s] = -1;
-      this.closedPeriod[s] = -1;
-      this.lastSeen[s] = this.startedMs;
+      this.d[s * ROW + PERIOD] = -1;
+      this.d[s * ROW + C_PERIOD] = -1;
+      this.d[s * ROW + SEEN] = this.startedMs;
     }
     this.alerts[s] = a;
     return true;

@@ -40,6 +40,10 @@ export interface CollectorStats {
   sflowDatagramsLost: number;
   /** sFlow decode errors and skipped parts by reason (sflow/errors.ts). */
   sflowErrors: Record<string, number>;
+  /** NetFlow v9 datagrams lost on the way, by the exporters' sequence numbers. */
+  netflowDatagramsLost: number;
+  /** IPFIX data records lost on the way, by the exporters' sequence numbers. */
+  ipfixRecordsLost: number;
   /** Datagrams the kernel dropped because our socket buffer was full. */
   socketDrops: number;
   decodeErrors: Record<string, number>;
@@ -80,13 +84,18 @@ function exporterAddress(addr: string): string {
   return addr.startsWith("::ffff:") && addr.includes(".") ? addr.slice(7) : addr;
 }
 
-/** Where the sFlow side of the collector puts what is not a flow. */
+/** Where the collector puts what is not a flow (the name is from when sFlow alone had any). */
 export interface SflowSinks {
   decoder?: SflowDecoder;
   /** Interface counters of counter samples (LiveState.applyInterfaceCounters). */
   counters?: (samples: InterfaceCounterSample[]) => void;
-  /** Lost datagrams of an agent, by sequence numbers (LiveState.applyExporterLoss). */
+  /**
+   * Lost datagrams of an sFlow agent or NetFlow v9 exporter, by sequence numbers
+   * (LiveState.applyExporterLoss).
+   */
   loss?: (exporter: string, lost: number) => void;
+  /** Lost data records of an IPFIX exporter, by sequence numbers (LiveState.applyExporterRecordLoss). */
+  recordLoss?: (exporter: string, lost: number) => void;
 }
 
 export class CollectorListener {
@@ -174,6 +183,8 @@ export class CollectorListener {
     const errors = report.errors;
     for (const reason in errors)
       this.errors[reason] = (this.errors[reason] ?? 0) + (errors[reason as keyof typeof errors] ?? 0);
+    if (report.datagramsLost !== 0) this.sflowSinks.loss?.(exporter, report.datagramsLost);
+    if (report.recordsLost !== 0) this.sflowSinks.recordLoss?.(exporter, report.recordsLost);
     this.handOff(exporter);
   }
 
@@ -209,9 +220,12 @@ export class CollectorListener {
   }
 
   stats(): CollectorStats {
+    const d = this.decoder.stats();
     return {
       ...this.counters,
       sflowDatagramsLost: this.sflow.stats().datagramsLost,
+      netflowDatagramsLost: d.datagramsLost,
+      ipfixRecordsLost: d.recordsLost,
       sflowErrors: { ...this.sflowErrors },
       socketDrops: this.sockets.length > 0 ? Math.max(0, kernelUdpDrops(this.boundPorts) - this.dropsAtStart) : 0,
       decodeErrors: { ...this.errors },
@@ -231,6 +245,8 @@ export class CollectorListener {
       { name: "sflow_datagrams", value: s.sflowDatagrams },
       { name: "sflow_counter_records", value: s.sflowCounterRecords },
       { name: "sflow_datagrams_lost", value: s.sflowDatagramsLost },
+      { name: "netflow_datagrams_lost", value: s.netflowDatagramsLost },
+      { name: "ipfix_records_lost", value: s.ipfixRecordsLost },
       { name: "socket_drops", value: s.socketDrops },
       { name: "templates", value: d.templates },
       ...Object.entries(s.decodeErrors).map(([reason, value]) => ({ name: "decode_errors", reason, value })),

@@ -51,6 +51,8 @@ export interface IpfixTcpStats {
   messages: number;
   bytes: number;
   records: number;
+  /** IPFIX data records lost by the exporters' sequence numbers (their sessions' net count). */
+  recordsLost: number;
   decodeErrors: Record<string, number>;
 }
 
@@ -111,6 +113,7 @@ export class IpfixTcpListener {
     messages: 0,
     bytes: 0,
     records: 0,
+    recordsLost: 0,
   };
   private readonly errors: Record<string, number> = Object.fromEntries(DECODE_ERROR_REASONS.map((r) => [r, 0]));
   /** The records of the messages of one chunk, handed over together and then reused. */
@@ -121,6 +124,8 @@ export class IpfixTcpListener {
     private readonly options: IpfixTcpOptions,
     private readonly apply: CollectedSink,
     private readonly clock: Clock = Date.now,
+    /** Lost data records of an exporter, by sequence numbers (LiveState.applyExporterRecordLoss). */
+    private readonly recordLoss?: (exporter: string, lost: number) => void,
   ) {}
 
   async start(): Promise<number> {
@@ -172,6 +177,10 @@ export class IpfixTcpListener {
     const errors = report.errors;
     for (const reason in errors)
       this.errors[reason] = (this.errors[reason] ?? 0) + (errors[reason as keyof typeof errors] ?? 0);
+    if (report.recordsLost !== 0) {
+      this.stats_.recordsLost += report.recordsLost;
+      this.recordLoss?.(session.exporter, report.recordsLost);
+    }
   }
 
   /** Hands over the records of a chunk's messages (one session: one exporter), then reuses them. */
@@ -209,6 +218,7 @@ export class IpfixTcpListener {
       { name: "messages", value: s.messages },
       { name: "bytes", value: s.bytes },
       { name: "records", value: s.records },
+      { name: "records_lost", value: s.recordsLost },
       { name: "templates", value: this.templates() },
       ...Object.entries(s.decodeErrors).map(([reason, value]) => ({ name: "decode_errors", reason, value })),
     ];

@@ -104,6 +104,8 @@ export class ExporterEntry {
   lastSeenMs: number;
   /** Datagrams lost by sequence numbers; -1 until a source with sequence numbers reports. */
   datagramsLost = -1;
+  /** IPFIX data records lost by sequence numbers; -1 until an IPFIX source reports. */
+  recordsLost = -1;
   readonly interfaces = new Map<number, InterfaceEntry>();
   constructor(
     readonly exporter: string,
@@ -130,6 +132,7 @@ export class ExporterEntry {
       lastSeenMs: this.lastSeenMs,
     };
     if (this.datagramsLost >= 0) s.datagramsLost = this.datagramsLost;
+    if (this.recordsLost >= 0) s.recordsLost = this.recordsLost;
     return s;
   }
 }

@@ -309,6 +309,16 @@ export class LiveState {
     e.datagramsLost = Math.max(0, Math.max(e.datagramsLost, 0) + lost);
   }
 
+  /**
+   * IPFIX data records an exporter's message sequence numbers say were lost (negative: records
+   * counted lost arrived late after all).
+   */
+  applyExporterRecordLoss(exporter: string, lost: number): void {
+    if (!isAddress(exporter) || !Number.isSafeInteger(lost)) return;
+    const e = this.exporterTable.touch(exporter, this.tick());
+    e.recordsLost = Math.max(0, Math.max(e.recordsLost, 0) + lost);
+  }
+
   totals(): StateTotals {
     return {
       bytes: this.bytes,

@@ -166,8 +166,10 @@ export interface ExporterSummary {
   interfaces: number;
   firstSeenMs: number;
   lastSeenMs: number;
-  /** Export datagrams lost on the way, from the exporter's sequence numbers (where it sends them). */
+  /** Export datagrams lost on the way, from the exporter's sequence numbers (sFlow, NetFlow v9). */
   datagramsLost?: number;
+  /** IPFIX data records lost on the way, from the exporter's message sequence numbers. */
+  recordsLost?: number;
 }
 
 /** Interface counters of an exporter, as ifTable/sFlow counter samples carry them. */

@@ -17,7 +17,6 @@ import {
 } from "@flowlens/agent";
 import { type Command, UsageError } from "../command.js";
 import { createLogger, waitForSignal } from "../daemon.js";
-import { configFile, timeouts } from "./options.js";
 import { intOption, listOption, secondsOption, sizeOption, stringOption } from "./parse.js";
 import { agentOptions, agentSpec } from "./specs.js";
 

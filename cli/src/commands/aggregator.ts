@@ -7,6 +7,9 @@ import {
   type AggregatorOptions,
   CollectorListener,
   defaultStateConfig,
+  type EndpointDefaults,
+  EndpointDefaultsError,
+  endpointDefaults,
   grpcTransport,
   IPFIX_TCP_DEFAULTS,
   IpfixTcpListener,
@@ -15,8 +18,7 @@ import {
 } from "@flowlens/aggregator";
 import { type Command, UsageError } from "../command.js";
 import { createLogger, waitForSignal } from "../daemon.js";
-import { configFile } from "./options.js";
-import { intOption, listOption, sizeOption, stringOption } from "./parse.js";
+import { intOption, listOption, secondsOption, sizeOption, stringOption } from "./parse.js";
 import { aggregatorOptions, aggregatorSpec } from "./specs.js";
 
 type Values = Record<string, string | boolean | string[] | undefined>;
@@ -43,6 +45,27 @@ export function aggregatorBaseOptions(cmd: string, values: Values, httpAddress: 
   state.maxHosts = intOption(cmd, values, "max-hosts", 2, 50_000_000);
   const rulesPath = stringOption(values, "alert-rules");
   const dataDir = stringOption(values, "data-dir");
+  const evaluateIntervalMs = Math.round(secondsOption(cmd, values, "alert-evaluation-interval") * 1000);
+  const scale = Number(values["alert-window-scale"]);
+  if (!(scale >= 0.001 && scale <= 1000))
+    throw new UsageError(
+      `${cmd}: --alert-window-scale must be a number from 0.001 to 1000, got '${values["alert-window-scale"]}'`,
+    );
+  let defaults: EndpointDefaults;
+  try {
+    defaults = endpointDefaults({
+      smtpServer: stringOption(values, "smtp-server"),
+      smtpFrom: stringOption(values, "smtp-from"),
+      smtpUser: stringOption(values, "smtp-user"),
+      smtpPassword: readFile(cmd, stringOption(values, "smtp-password-file"))?.replace(/\r?\n$/, ""),
+      smtpTls: stringOption(values, "smtp-tls"),
+      smtpCaFile: stringOption(values, "smtp-ca"),
+      webhookSecret: readFile(cmd, stringOption(values, "webhook-secret-file"))?.trim(),
+    });
+  } catch (err) {
+    if (err instanceof EndpointDefaultsError) throw new UsageError(`${cmd}: --${err.message}`);
+    throw err;
+  }
   return {
     ...(http.host ? { httpHost: http.host } : {}),
     httpPort: http.port,
@@ -50,7 +73,13 @@ export function aggregatorBaseOptions(cmd: string, values: Values, httpAddress: 
     topHosts: intOption(cmd, values, "top-hosts", 0, 10_000),
     state,
     shutdownGraceMs: 5000,
-    alerts: { ...(rulesPath ? { rulesPath } : {}), ...(dataDir ? { dataDir } : {}) },
+    alerts: {
+      ...(rulesPath ? { rulesPath } : {}),
+      ...(dataDir ? { dataDir } : {}),
+      evaluateIntervalMs,
+      ...(scale !== 1 ? { windowScale: scale } : {}),
+      ...(Object.keys(defaults).length > 0 ? { endpointDefaults: defaults } : {}),
+    },
   };
 }
 
@@ -172,6 +201,7 @@ export const aggregatorCommand: Command = {
             for (const c of samples) aggregator.state.applyInterfaceCounters(c.exporter, c.ifIndex, c.counters);
           },
           loss: (exporter, lost) => aggregator.state.applyExporterLoss(exporter, lost),
+          recordLoss: (exporter, lost) => aggregator.state.applyExporterRecordLoss(exporter, lost),
         },
       );
       await aggregator.addTransport({
@@ -197,6 +227,8 @@ export const aggregatorCommand: Command = {
       const tcp = new IpfixTcpListener(
         { ...IPFIX_TCP_DEFAULTS, host: values["collector-address"] as string, port: ipfixTcpPort },
         aggregator.ingest.collected,
+        Date.now,
+        (exporter, lost) => aggregator.state.applyExporterRecordLoss(exporter, lost),
       );
       await aggregator.addTransport({
         name: tcp.name,

@@ -2,7 +2,6 @@
 import { CaptureError, type EngineFlow, type EngineStats, readPcap } from "@flowlens/agent/engine";
 import type { FlowRecord } from "@flowlens/contracts";
 import { type Command, UsageError } from "../command.js";
-import { timeouts } from "./options.js";
 import { pcapSpec } from "./specs.js";
 
 const PROTO_NAMES: Record<number, string> = {

@@ -35,6 +35,47 @@ function alertOptions(dataDirDefault: string) {
       placeholder: "DIR",
       description: `Where past and engaged alerts persist across restarts (default: ${dataDirDefault})`,
     },
+    "alert-evaluation-interval": {
+      type: "string",
+      placeholder: "SECONDS",
+      description: "How often threshold rules are judged and quiet alerts released",
+      default: "10",
+    },
+    "alert-window-scale": {
+      type: "string",
+      placeholder: "FACTOR",
+      description: "Threshold rule periods last FACTOR times their window (tests and demos: 0.1 makes 1m six seconds)",
+      default: "1",
+    },
+    "smtp-server": {
+      type: "string",
+      placeholder: "HOST:PORT",
+      description:
+        "SMTP server of email endpoints that name none (an AlertRule resource cannot: email from AlertRules needs it)",
+    },
+    "smtp-from": {
+      type: "string",
+      placeholder: "ADDRESS",
+      description: "Sender of email endpoints that name none (email from AlertRules needs it)",
+    },
+    "smtp-user": { type: "string", placeholder: "USER", description: "SMTP AUTH user of email endpoints" },
+    "smtp-password-file": {
+      type: "string",
+      placeholder: "FILE",
+      description: "File holding the SMTP AUTH password (with --smtp-user)",
+    },
+    "smtp-tls": {
+      type: "string",
+      placeholder: "starttls|tls|none",
+      description:
+        "SMTP TLS of email endpoints that set none: STARTTLS required (the default), TLS from the start, none",
+    },
+    "smtp-ca": { type: "string", placeholder: "FILE", description: "CA bundle to verify the SMTP server" },
+    "webhook-secret-file": {
+      type: "string",
+      placeholder: "FILE",
+      description: "HMAC secret (16+ characters) of webhook endpoints that set none",
+    },
   } as const;
 }
 

@@ -19,7 +19,6 @@ import { Aggregator } from "@flowlens/aggregator";
 import { type Command, UsageError } from "../command.js";
 import { createLogger, waitForSignal } from "../daemon.js";
 import { aggregatorBaseOptions, checkAlertRulesPath, dataDirProblem } from "./aggregator.js";
-import { configFile, timeouts } from "./options.js";
 import { listOption, secondsOption, stringOption } from "./parse.js";
 import { upSpec } from "./specs.js";
 

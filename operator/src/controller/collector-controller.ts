@@ -5,7 +5,7 @@ import { resolveCollectorSpec } from "../crds/flowcollector.js";
 import { collectorObjectNames, tlsSecretNames } from "../names.js";
 import { desiredAlertRulesConfigMap } from "../reconcile/alert-rules.js";
 import { collectorEndpoints, desiredCollectorObjects, validateCollector } from "../reconcile/collector.js";
-import type { ConfigurationIssue } from "../reconcile/issues.js";
+import { ConfigurationError, type ConfigurationIssue } from "../reconcile/issues.js";
 import { idOf } from "./applier.js";
 import type { ConditionInput } from "./conditions.js";
 import {
@@ -142,6 +142,12 @@ export async function reconcileCollector(ctx: ControllerContext, key: string): P
     );
     if (pruned.length > 0) ctx.logger.info({ collector: key, pruned }, "pruned objects no longer wanted");
   } catch (err) {
+    if (err instanceof ConfigurationError) {
+      // Something in the cluster stands in the way (a Secret of another owner): a condition,
+      // and a look again later, as for a missing Secret.
+      await writeStatus(ctx, RESOURCES.flowCollectors, fc, {}, issueConditions([...err.issues]));
+      return { requeueAfterMs: ctx.secretRetryMs };
+    }
     const permanent = permanentApplyError(err);
     if (permanent) await writeStatus(ctx, RESOURCES.flowCollectors, fc, {}, applyFailedConditions(permanent));
     throw err;

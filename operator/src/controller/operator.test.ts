@@ -154,7 +154,7 @@ describe("the operator on a real control plane", () => {
     await admin.create(RESOURCES.secrets, NS, {
       apiVersion: "v1",
       kind: "Secret",
-      metadata: { name: "flowlens-aggregator-tls" },
+      metadata: { name: "ingest-certificate" },
       data: { "tls.crt": "eA==", "tls.key": "eA==", "ca.crt": "eA==" },
     });
     await admin.create(RESOURCES.secrets, NS, {
@@ -185,38 +185,60 @@ describe("the operator on a real control plane", () => {
 
     const asStored = <T>(cr: CR) => cr as unknown as T;
     const storedRules = rules.map((r) => asStored<AlertRule>(r));
+    // The flowlens collector has TLS by default (mode auto): its CA and server certificate, and
+    // the gRPC probe's client certificate, are issued into Secrets; the Pods carry their hash.
+    const issued = ["Secret/flowlens-ca", "Secret/flowlens-aggregator-tls", "Secret/nodes-agent-tls"];
+    const podHash = async (resource: typeof RESOURCES.deployments, name: string) => {
+      const o = await admin.get<KubeObject & { spec?: { template?: { metadata?: KubeObject["metadata"] } } }>(
+        resource,
+        NS,
+        name,
+      );
+      return o?.spec?.template?.metadata?.annotations?.[TLS_HASH_ANNOTATION];
+    };
+    const hashes = await eventually("certificates issued and rolled into the Pods", async () => {
+      const fcHash = await podHash(RESOURCES.deployments, "flowlens-aggregator");
+      const nodesHash = await podHash(RESOURCES.daemonSets, "nodes-agent");
+      return fcHash && nodesHash ? { fcHash, nodesHash } : undefined;
+    });
     const desired = {
       fc: [
-        ...desiredCollectorObjects(asStored<FlowCollector>(fc)),
+        ...desiredCollectorObjects(asStored<FlowCollector>(fc), { tlsHash: hashes.fcHash }),
         desiredAlertRulesConfigMap(asStored<FlowCollector>(fc), storedRules),
       ],
       fcNats: [
         ...desiredCollectorObjects(asStored<FlowCollector>(fcNats)),
         desiredAlertRulesConfigMap(asStored<FlowCollector>(fcNats), storedRules),
       ],
-      nodes: desiredProbeObjects(asStored<FlowProbe>(nodes), asStored<FlowCollector>(fc)),
+      nodes: desiredProbeObjects(asStored<FlowProbe>(nodes), asStored<FlowCollector>(fc), {
+        tlsHash: hashes.nodesHash,
+      }),
       workers: desiredProbeObjects(asStored<FlowProbe>(workers), asStored<FlowCollector>(fcNats)),
     };
     const live = await eventually("every desired object", async () => {
       const m = await managedObjects(NS);
-      return m.size === Object.values(desired).flat().length ? m : undefined;
+      return m.size === Object.values(desired).flat().length + issued.length ? m : undefined;
     });
-    assert.deepEqual([...live.keys()].sort(), [
-      "ConfigMap/flowlens-aggregator",
-      "ConfigMap/flowlens-alert-rules",
-      "ConfigMap/flowlens-nats-aggregator",
-      "ConfigMap/flowlens-nats-alert-rules",
-      "ConfigMap/nodes-agent",
-      "ConfigMap/workers-agent",
-      "DaemonSet/nodes-agent",
-      "DaemonSet/workers-agent",
-      "Deployment/flowlens-aggregator",
-      "Deployment/flowlens-nats-aggregator",
-      "NetworkPolicy/flowlens-aggregator",
-      "Service/flowlens-aggregator",
-      "Service/flowlens-collector",
-      "Service/flowlens-nats-aggregator",
-    ]);
+    assert.deepEqual(
+      [...live.keys()].sort(),
+      [
+        "ConfigMap/flowlens-aggregator",
+        "ConfigMap/flowlens-alert-rules",
+        "ConfigMap/flowlens-nats-aggregator",
+        "ConfigMap/flowlens-nats-alert-rules",
+        "ConfigMap/nodes-agent",
+        "ConfigMap/workers-agent",
+        "DaemonSet/nodes-agent",
+        "DaemonSet/workers-agent",
+        "Deployment/flowlens-aggregator",
+        "Deployment/flowlens-nats-aggregator",
+        "NetworkPolicy/flowlens-aggregator",
+        "Service/flowlens-aggregator",
+        "Service/flowlens-collector",
+        "Service/flowlens-nats-aggregator",
+        ...issued,
+      ].sort(),
+    );
     assertMatches(live, desired.fc, fc);
     assertMatches(live, desired.fcNats, fcNats);
     assertMatches(live, desired.nodes, nodes);
@@ -389,6 +411,27 @@ describe("the operator on a real control plane", () => {
     await createCr(noSecret, BAD);
     await waitCondition("FlowCollector", BAD, "no-secret", "ConfigurationIssue", "True", "SecretNotFound");
 
+    // A Secret of the name the operator would issue into, not its own: never taken over.
+    await admin.create(RESOURCES.secrets, BAD, {
+      apiVersion: "v1",
+      kind: "Secret",
+      metadata: { name: "taken-aggregator-tls" },
+      data: { "tls.crt": "eA==" },
+    });
+    const taken = loadSample<FlowCollector>("flowcollector.yaml");
+    taken.metadata = { name: "taken" };
+    await createCr(taken, BAD);
+    const takenCr = await waitCondition("FlowCollector", BAD, "taken", "ConfigurationIssue", "True", "SecretNameTaken");
+    assert.match(condition(takenCr, "ConfigurationIssue")?.message ?? "", /taken-aggregator-tls/);
+    const untouched = await admin.get<KubeObject & { data?: Record<string, string> }>(
+      RESOURCES.secrets,
+      BAD,
+      "taken-aggregator-tls",
+    );
+    assert.deepEqual(untouched?.data, { "tls.crt": "eA==" });
+    await admin.delete(RESOURCES.secrets, BAD, "taken-aggregator-tls");
+    await waitCondition("FlowCollector", BAD, "taken", "ConfigurationIssue", "False");
+
     const invalidRule = loadSample<AlertRule>("alertrule-threshold.yaml");
     invalidRule.metadata = { name: "bad-metric" };
     invalidRule.spec.collectorRef = { name: "flowlens", namespace: NS };
@@ -406,7 +449,7 @@ describe("the operator on a real control plane", () => {
       admin.get(RESOURCES.deployments, BAD, "fine-aggregator"),
     );
     for (const [name, data] of [
-      ["flowlens-aggregator-tls", { "tls.crt": "eA==", "tls.key": "eA==", "ca.crt": "eA==" }],
+      ["ingest-certificate", { "tls.crt": "eA==", "tls.key": "eA==", "ca.crt": "eA==" }],
       ["flowlens-nats-creds", { "nats.creds": "eA==" }],
     ] as const) {
       await admin.create(RESOURCES.secrets, BAD, { apiVersion: "v1", kind: "Secret", metadata: { name }, data });

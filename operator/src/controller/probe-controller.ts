@@ -4,6 +4,7 @@
 import { resolveCollectorSpec } from "../crds/flowcollector.js";
 import { resolveProbeSpec } from "../crds/flowprobe.js";
 import { agentTlsSecretName, probeObjectName } from "../names.js";
+import { ConfigurationError } from "../reconcile/issues.js";
 import { collectorKey, desiredProbeObjects, validateProbe } from "../reconcile/probe.js";
 import { idOf } from "./applier.js";
 import type { ConditionInput } from "./conditions.js";
@@ -113,6 +114,12 @@ export async function reconcileProbe(ctx: ControllerContext, key: string): Promi
     );
     if (pruned.length > 0) ctx.logger.info({ probe: key, pruned }, "pruned objects no longer wanted");
   } catch (err) {
+    if (err instanceof ConfigurationError) {
+      // Something in the cluster stands in the way (a Secret of another owner): a condition,
+      // and a look again later, as for a missing Secret.
+      await writeStatus(ctx, RESOURCES.flowProbes, fp, {}, issueConditions([...err.issues]));
+      return { requeueAfterMs: ctx.secretRetryMs };
+    }
     const permanent = permanentApplyError(err);
     if (permanent) await writeStatus(ctx, RESOURCES.flowProbes, fp, {}, applyFailedConditions(permanent));
     throw err;

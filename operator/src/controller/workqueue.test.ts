@@ -35,6 +35,14 @@ async function drain(q: WorkQueue): Promise<string[]> {
 }
 
 describe("WorkQueue", () => {
+  it("holds a key asked back in 60 days instead of firing at once (setTimeout's 2^31 ms bound)", async () => {
+    const q = new WorkQueue();
+    q.addAfter("fc/renew-in-60-days", 60 * 24 * 3600 * 1000);
+    assert.equal(await within(q.get(), 200), "nothing");
+    assert.equal(q.depth(), 0);
+    q.shutdown();
+  });
+
   it("queues a key once however often it is added, first in first out", async () => {
     const q = new WorkQueue();
     for (const k of ["a", "b", "a", "c", "b", "a"]) q.add(k);

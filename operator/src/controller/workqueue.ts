@@ -13,6 +13,9 @@ export interface BackoffOptions {
 
 export const DEFAULT_BACKOFF: BackoffOptions = { baseMs: 250, maxMs: 60_000 };
 
+/** The longest delay setTimeout honours (2^31 - 1 ms). */
+export const MAX_TIMER_MS = 2 ** 31 - 1;
+
 export class WorkQueue {
   private readonly queue: string[] = [];
   /** Keys waiting to be processed (in `queue`, or to be queued again once done). */
@@ -39,13 +42,18 @@ export class WorkQueue {
     }
   }
 
-  /** Adds the key after `ms`; an earlier pending add of the same key wins. */
-  addAfter(key: string, ms: number): void {
+  /**
+   * Adds the key after `ms`; an earlier pending add of the same key wins. Delays beyond what a
+   * timer can hold (about 24.8 days; a certificate's renewal is often further away) wake the key
+   * at that bound instead: node would otherwise fire the timer at once, in a loop.
+   */
+  addAfter(key: string, requestedMs: number): void {
     if (this.closed) return;
-    if (ms <= 0) {
+    if (requestedMs <= 0) {
       this.add(key);
       return;
     }
+    const ms = Math.min(requestedMs, MAX_TIMER_MS);
     const at = Date.now() + ms;
     const pending = this.timers.get(key);
     if (pending && pending.at <= at) return;

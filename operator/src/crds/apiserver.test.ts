@@ -189,7 +189,8 @@ describe("the generated CRDs in kube-apiserver", () => {
     assert.deepEqual(c.spec.listeners, { grpcPort: 9090, httpPort: 3000 });
     assert.deepEqual(c.spec.metrics, { topHosts: 100 });
     assert.equal(c.spec.serviceType, "ClusterIP");
-    assert.equal(c.spec.tls, undefined);
+    // TLS by default: the operator issues the certificates for mTLS unless the spec says otherwise.
+    assert.deepEqual(c.spec.tls, { mode: "auto" });
     assert.equal(c.spec.nats, undefined);
     const n = await create(fc("nats-default", { nats: { url: "nats://n:4222" } }) as FlowCollector);
     assert.deepEqual(n.spec.nats, { url: "nats://n:4222", stream: "FLOWLENS_FLOWS" });

@@ -80,7 +80,9 @@ export const flowCollectorSpecSchema = {
     },
     tls: {
       type: "object",
-      description: "TLS of the gRPC ingest. Without it, agents send in plain text.",
+      description:
+        "TLS of the gRPC ingest; by default (mode auto) the operator issues the certificates for agent<->aggregator mTLS. With mode disabled, agents send in plain text.",
+      default: { mode: "auto" },
       properties: {
         mode: {
           type: "string",

@@ -90,6 +90,10 @@ describe("desiredCollectorObjects", () => {
     );
     assert.deepEqual(configOf(objects, AGGREGATOR_CONFIG_FILE), {
       "grpc-address": ":7000",
+      // TLS by default (mode auto): the issued server certificate, agents' certificates required.
+      "grpc-tls-cert": `${PATHS.tlsDir}/tls.crt`,
+      "grpc-tls-key": `${PATHS.tlsDir}/tls.key`,
+      "grpc-client-ca": `${PATHS.tlsDir}/ca.crt`,
       "http-address": ":7001",
       "netflow-port": 0,
       "ipfix-port": 0,

@@ -9,7 +9,8 @@ export type IssueReason =
   | "SecretInOtherNamespace"
   | "MixedIpfixProtocols"
   | "SecretNotFound"
-  | "RetentionNotSupported";
+  | "RetentionNotSupported"
+  | "SecretNameTaken";
 
 export interface ConfigurationIssue {
   /** CamelCase; the reason of the condition. */

@@ -91,6 +91,11 @@ describe("desiredProbeObjects", () => {
       "max-flows": 1_000_000,
       "no-dpi": false,
       "grpc-target": `${serviceHost(collectorObjectNames(fc.metadata.name).aggregator, "flowlens")}:9090`,
+      // The collector's default TLS (mode auto): mTLS with the probe's issued certificate.
+      "grpc-ca": `${PATHS.tlsDir}/ca.crt`,
+      "grpc-cert": `${PATHS.tlsDir}/tls.crt`,
+      "grpc-key": `${PATHS.tlsDir}/tls.key`,
+      "grpc-server-name": serviceHost(collectorObjectNames(fc.metadata.name).aggregator, "flowlens"),
       "ipfix-target": ["192.0.2.10:4739"],
       "ipfix-version": "10",
       "metrics-address": `:${AGENT_METRICS_PORT}`,

@@ -273,9 +273,15 @@ function kindSettings(cfg: EndpointConfig, opts: Record<string, string>, errors:
       if (to.length === 0) errors.add("target: no recipient address");
       for (const a of to) if (!EMAIL.test(a)) errors.add(`target: "${a}" is not an email address`);
       const from = opts.from ?? "";
-      if (!EMAIL.test(from)) errors.add(`options.from: ${from ? `"${from}" is not an email address` : "required"}`);
+      // An AlertRule resource's notify entry has no options: the aggregator's --smtp-from and
+      // --smtp-server supply them (see defaults.ts), and the message says so.
+      if (!EMAIL.test(from))
+        errors.add(
+          `options.from: ${from ? `"${from}" is not an email address` : "required (or the aggregator's --smtp-from)"}`,
+        );
       const smtpHost = opts.smtpHost ?? "";
-      if (!smtpHost || /[\s/]/.test(smtpHost)) errors.add("options.smtpHost: required, a host name or address");
+      if (!smtpHost || /[\s/]/.test(smtpHost))
+        errors.add("options.smtpHost: required, a host name or address (or the aggregator's --smtp-server)");
       const tls = opts.tls ?? "starttls";
       if (tls !== "starttls" && tls !== "implicit" && tls !== "none") {
         errors.add(`options.tls: "${tls}" is not starttls, implicit or none`);

@@ -3,10 +3,12 @@
 // yields a result with counted errors, never an exception.
 
 import { FlowRecords } from "../flow-records.js";
+import { SequenceTracker } from "../sflow/sequence.js";
 import { DECODE_ERROR_REASONS, type DecodeErrorReason, NetflowConfigError } from "./errors.js";
 import { fieldName } from "./fields.js";
 import { decodeIpfix, IPFIX_HEADER } from "./ipfix.js";
 import { RecordFields } from "./record.js";
+import { RecordSequenceTracker } from "./record-sequence.js";
 import { type DecodeOutput, type DecodeReport, type DecodeResult, type MessageContext, SetDecoder } from "./sets.js";
 import type { RecordContext } from "./to-flow.js";
 import { decodeV5Records, readV5Header } from "./v5.js";
@@ -63,6 +65,10 @@ export interface NetflowStats {
   optionsRecords: number;
   templates: number;
   templateFields: number;
+  /** NetFlow v9 datagrams lost on the way, by the exporters' packet sequence numbers. */
+  datagramsLost: number;
+  /** IPFIX data records lost on the way, by the exporters' message sequence numbers. */
+  recordsLost: number;
   pendingSets: number;
   pendingBytes: number;
   errors: Record<DecodeErrorReason, number>;
@@ -95,9 +101,15 @@ export class NetflowDecoder {
     templatesLearned: 0,
     templatesWithdrawn: 0,
     releasedRecords: 0,
+    datagramsLost: 0,
+    recordsLost: 0,
     errors: {},
   };
   private errorsUsed = false;
+  /** NetFlow v9 packet sequences per exporter and source id. */
+  private readonly v9Sequences: SequenceTracker;
+  /** IPFIX message sequences per exporter and observation domain. */
+  private readonly ipfixSequences: RecordSequenceTracker;
   private readonly errorTotals: Record<DecodeErrorReason, number>;
   private datagrams = 0;
   private v5Records = 0;
@@ -112,6 +124,8 @@ export class NetflowDecoder {
     this.limits = Object.freeze({ ...DEFAULT_NETFLOW_LIMITS, ...limits });
     checkLimits(this.limits);
     this.sets = new SetDecoder(this.limits);
+    this.v9Sequences = new SequenceTracker(this.limits.maxSources);
+    this.ipfixSequences = new RecordSequenceTracker(this.limits.maxSources);
     this.errorTotals = Object.fromEntries(DECODE_ERROR_REASONS.map((r) => [r, 0])) as Record<DecodeErrorReason, number>;
   }
 
@@ -131,6 +145,8 @@ export class NetflowDecoder {
       templatesLearned: report.templatesLearned,
       templatesWithdrawn: report.templatesWithdrawn,
       releasedRecords: report.releasedRecords,
+      datagramsLost: report.datagramsLost,
+      recordsLost: report.recordsLost,
       errors: { ...report.errors },
     };
   }
@@ -147,6 +163,8 @@ export class NetflowDecoder {
     out.templatesLearned = 0;
     out.templatesWithdrawn = 0;
     out.releasedRecords = 0;
+    out.datagramsLost = 0;
+    out.recordsLost = 0;
     if (this.errorsUsed) {
       out.errors = {};
       this.errorsUsed = false;
@@ -232,6 +250,7 @@ export class NetflowDecoder {
       nowMs: now,
     };
     decodeV9(this.sets, ctx, out);
+    out.datagramsLost += this.v9Sequences.observe(`${exporter}/${domain}`, view.getUint32(12));
   }
 
   /** One IPFIX message per datagram is the rule; several back to back are decoded in turn. */
@@ -279,7 +298,17 @@ export class NetflowDecoder {
         receivedMs,
         nowMs: now,
       };
-      decodeIpfix(this.sets, ctx, len, out);
+      const sets = this.sets;
+      sets.messageRecords = 0;
+      sets.messageFlowRecords = 0;
+      decodeIpfix(sets, ctx, len, out);
+      const known = sets.messageRecords >= 0;
+      out.recordsLost += this.ipfixSequences.observe(
+        `${exporter}/${domain}`,
+        view.getUint32(8),
+        sets.messageRecords,
+        known ? sets.messageFlowRecords : -1,
+      );
       off += len;
     }
   }
@@ -309,6 +338,8 @@ export class NetflowDecoder {
       optionsRecords: this.sets.optionsRecords,
       templates: this.sets.cache.templateCount,
       templateFields: this.sets.cache.fieldCount,
+      datagramsLost: this.v9Sequences.lost,
+      recordsLost: this.ipfixSequences.lost,
       pendingSets: this.sets.pending.sets,
       pendingBytes: this.sets.pending.byteCount,
       errors: { ...this.errorTotals },

@@ -33,6 +33,10 @@ export interface DecodeReport {
   templatesWithdrawn: number;
   /** Records decoded from data sets that had been waiting for their template. */
   releasedRecords: number;
+  /** Change to the exporter's lost NetFlow v9 datagrams (by packet sequence numbers). */
+  datagramsLost: number;
+  /** Change to the exporter's lost IPFIX data records (by message sequence numbers). */
+  recordsLost: number;
   errors: ErrorCounts;
 }
 
@@ -68,6 +72,15 @@ export class SetDecoder {
   readonly unknownFields = new Map<string, number>();
   recordsDecoded = 0;
   optionsRecords = 0;
+  /**
+   * Data records in the data sets of the message being decoded (what IPFIX sequence numbers
+   * count), or -1 once one of its sets could not be counted (waiting for its template, cut).
+   */
+  messageRecords = 0;
+  /** The same, options data records left out (what some exporters count instead). */
+  messageFlowRecords = 0;
+  /** Records cut short by the end of their set, ever. */
+  private truncations = 0;
   private evictedErrors: ErrorCounts = {};
   private evicted = false;
 
@@ -219,6 +232,7 @@ export class SetDecoder {
     const plan = this.cache.get(ctx.source, templateId);
     if (plan === undefined) {
       addError(out.errors, "unknown_template");
+      this.messageRecords = -1;
       this.pending.add(
         {
           sourceKey: ctx.source.key,
@@ -232,7 +246,13 @@ export class SetDecoder {
       );
       return;
     }
-    this.records(ctx, plan, start, end, out);
+    const before = this.truncations;
+    const n = this.records(ctx, plan, start, end, out);
+    if (this.truncations !== before || plan.minRecordLength === 0) this.messageRecords = -1;
+    else if (this.messageRecords >= 0) {
+      this.messageRecords += n;
+      if (!plan.options) this.messageFlowRecords += n;
+    }
   }
 
   /** Decodes the records of a set; returns how many. Trailing bytes shorter than a record are padding. */
@@ -252,6 +272,7 @@ export class SetDecoder {
       const next = decodeRecord(plan, v, pos, end, r);
       if (next < 0) {
         addError(out.errors, "truncated");
+        this.truncations++;
         break;
       }
       pos = next;

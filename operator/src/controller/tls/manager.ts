@@ -6,6 +6,7 @@
 import type { FlowCollector, FlowProbe } from "@flowlens/contracts";
 import type { Component } from "../../labels.js";
 import { agentTlsSecretName, collectorObjectNames, serviceHost, tlsSecretNames } from "../../names.js";
+import { ConfigurationError } from "../../reconcile/issues.js";
 import { namespaceOf, type OwnerResource, objectMeta } from "../../reconcile/objects.js";
 import type { KubeClient, KubeObject } from "../kube/client.js";
 import { RESOURCES } from "../kube/resources.js";
@@ -42,6 +43,24 @@ const decode = (s: Secret | undefined, key: string) => {
 const encode = (data: Record<string, string>) =>
   Object.fromEntries(Object.entries(data).map(([k, v]) => [k, Buffer.from(v, "utf8").toString("base64")]));
 
+/**
+ * A Secret the operator would issue into must be absent or its own (owned by the resource):
+ * server-side apply with force would otherwise take over somebody's Secret of the same name.
+ */
+function ownedOrAbsent(owner: OwnerResource, secret: Secret | undefined): Secret | undefined {
+  if (secret === undefined) return undefined;
+  const uid = owner.metadata.uid;
+  if (uid !== undefined && secret.metadata.ownerReferences?.some((r) => r.uid === uid)) return secret;
+  const name = secret.metadata.name;
+  throw new ConfigurationError(`${owner.kind} ${namespaceOf(owner)}/${owner.metadata.name}`, [
+    {
+      reason: "SecretNameTaken",
+      message: `Secret ${name} exists and was not issued for this ${owner.kind}: delete or rename it, or use tls.mode provided with it`,
+      field: "spec.tls.mode",
+    },
+  ]);
+}
+
 export class TlsManager {
   constructor(
     private readonly client: KubeClient,
@@ -54,7 +73,7 @@ export class TlsManager {
     const ns = namespaceOf(fc);
     const names = tlsSecretNames(fc.metadata.name);
     const issued: string[] = [];
-    const caSecret = await this.client.get<Secret>(RESOURCES.secrets, ns, names.ca);
+    const caSecret = ownedOrAbsent(fc, await this.client.get<Secret>(RESOURCES.secrets, ns, names.ca));
     let ca: CaMaterial = {
       certPem: decode(caSecret, "ca.crt") ?? "",
       keyPem: decode(caSecret, "ca.key") ?? "",
@@ -124,7 +143,7 @@ export class TlsManager {
     wants: LeafWants,
     now: Date,
   ): Promise<{ certPem: string; issued: boolean }> {
-    const secret = await this.client.get<Secret>(RESOURCES.secrets, namespace, name);
+    const secret = ownedOrAbsent(owner, await this.client.get<Secret>(RESOURCES.secrets, namespace, name));
     const current = { certPem: decode(secret, "tls.crt"), keyPem: decode(secret, "tls.key") };
     const reason = leafRenewalReason(current, ca, wants, now);
     if (!reason && current.certPem && current.keyPem) {

@@ -1,0 +1,52 @@
+// Host checks' tables: they start small and grow with the entities seen (slots keep their
+// state across growth), up to the cap, past which entities are refused and counted.
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { pino } from "pino";
+import { AlertEngine } from "./engine.js";
+import { Feeder, flowRecord, RecordingSink, rules } from "./testing.js";
+
+const T = 1_700_000_000_000;
+const source = (i: number) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
+
+describe("host check tables", () => {
+  it("grow on demand up to the cap, keep what they counted while growing, count refusals", async () => {
+    const clock = { now: T };
+    const sink = new RecordingSink();
+    const engine = new AlertEngine({
+      logger: pino({ level: "silent" }),
+      sink,
+      endpoints: [{ kind: "webhook", target: "http://127.0.0.1:9/hook" }],
+      maxEntitiesPerCheck: 5000,
+      clock: () => clock.now,
+    });
+    engine.setRules(
+      rules({ name: "ff", severity: "warning", check: { name: "flow-flood", params: { rate: 1, windowSeconds: 60 } } }),
+    );
+    const feeder = new Feeder(engine);
+    const flows = (from: number, to: number, lastSeenMs = T) => {
+      const out = [];
+      for (let i = from; i < to; i++) out.push(flowRecord({ srcAddr: source(i), dstAddr: "192.0.2.1", lastSeenMs }));
+      return out;
+    };
+    const empty = engine.checkMemoryBytes();
+    feeder.feed(flows(0, 10));
+    const small = engine.checkMemoryBytes();
+    assert.equal(small, empty, "ten hosts fit the initial table");
+    feeder.feed(flows(10, 3000));
+    const grown = engine.checkMemoryBytes();
+    assert.ok(grown > small, `${grown} > ${small}`);
+    feeder.feed(flows(3000, 6000));
+    const full = engine.checkMemoryBytes();
+    assert.ok(small * 3 < full, `the initial table (${small} B) is a fraction of a full one (${full} B)`);
+    await engine.evaluate();
+    assert.equal(engine.stats.checkOverflows, 1000, "6000 sources, 5000 kept");
+    // Source 1 got its slot in the first, small table: its count went through two growths.
+    assert.deepEqual(sink.events(), []);
+    const again = [];
+    for (let k = 0; k < 59; k++) again.push(flowRecord({ srcAddr: source(1), dstAddr: "192.0.2.1", lastSeenMs: T }));
+    feeder.feed(again);
+    assert.deepEqual(sink.events(), ["engaged ff 10.0.0.1"], "1 + 59 flows = 60 in 60 s");
+    assert.equal(engine.engagedAlerts()[0]?.value, 1);
+  });
+});
