@@ -10,6 +10,8 @@ PACKAGES=(
   python3-aiosmtpd nsca
   # network namespaces and real traffic
   iproute2 ethtool iperf3 tcpreplay tcpdump bind9-dnsutils iputils-ping dnsmasq-base curl
+  # SYN floods from spoofed sources (raw sockets), sent only between the lab's namespaces
+  hping3
   # carrying a namespace's loopback connections to receivers outside it (over a Unix socket)
   socat
   # benchmarks (peak RSS) and process tools

@@ -250,11 +250,22 @@ export const ALERT_CHECKS = {
     },
   },
   "blacklisted-host": {
-    description: "a flow to or from an address on a blacklist (a file of addresses and CIDRs, reloaded on change)",
+    description:
+      "a flow to or from an address on a blacklist (addresses and CIDRs in a file, reloaded on change, or at an http(s) URL, re-fetched periodically)",
     scope: "flow",
     params: {
       enabled: enabledParam,
-      file: { type: "path", description: "the list: one address or CIDR per line, # comments" },
+      file: {
+        type: "path",
+        description: "the list (a path, or an http:// or https:// URL): one address or CIDR per line, # comments",
+      },
+      refreshSeconds: {
+        type: "integer",
+        min: 10,
+        max: 86_400,
+        default: 300,
+        description: "how often a list at a URL is fetched again (a file is reloaded when it changes)",
+      },
     },
   },
   "unexpected-application": {
@@ -653,12 +664,39 @@ function checkCheck(c: Record<string, unknown>, errors: string[]): AlertCheckDef
     errors.push("spec.check.params: port-scan with ports=0 and hosts=0 checks nothing");
   if (name === "high-rtt" && params.clientMs === 0 && params.serverMs === 0)
     errors.push("spec.check.params: high-rtt with clientMs=0 and serverMs=0 checks nothing");
+  if (name === "blacklisted-host" && typeof params.file === "string") {
+    const urlError = blacklistUrlError(params.file);
+    if (urlError !== undefined) errors.push(`spec.check.params.file: ${urlError}`);
+  }
   if (name === "dns-errors" && Array.isArray(params.rcodes)) {
     const bad = (params.rcodes as string[]).filter((r) => !/^[0-9]{1,2}$/.test(r) || Number(r) === 0 || Number(r) > 23);
     if (bad.length > 0) errors.push(`spec.check.params.rcodes: ${bad.join(", ")}: DNS error rcodes are 1 to 23`);
   }
   if (errors.length > n0) return undefined;
   return { name: name as AlertCheckName, params };
+}
+
+/** Whether a blacklist's `file` names a URL to fetch rather than a path to read. */
+export function isListUrl(file: string): boolean {
+  return /^https?:\/\//i.test(file);
+}
+
+/** Why a blacklist `file` that looks like a URL is not a usable one (a path is always fine). */
+function blacklistUrlError(file: string): string | undefined {
+  if (!isListUrl(file)) {
+    // "ftp://..." or "s3://..." would otherwise be read as a relative path and fail much later.
+    const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(file);
+    return scheme ? `${JSON.stringify(file)}: only http:// and https:// URLs (or a file path)` : undefined;
+  }
+  let url: URL;
+  try {
+    url = new URL(file);
+  } catch {
+    return `${JSON.stringify(file)}: not a valid URL`;
+  }
+  if (url.hostname === "") return `${JSON.stringify(file)}: a URL without a host`;
+  if (url.username !== "" || url.password !== "") return `${JSON.stringify(file)}: credentials do not belong in a rule`;
+  return undefined;
 }
 
 function checkNotify(list: unknown, errors: string[]): AlertRuleDefinition["notify"] {

@@ -388,15 +388,20 @@ export class AlertEngine implements RecordObserver, ThresholdEmitter {
         if (this.local.size === 0) r.note = "no local networks are configured: nothing is remote-to-local";
         break;
       case "blacklisted-host":
-        r.flowCheck = new BlacklistCheck(p.file as string, (entries, bad, error) => {
-          if (error) {
-            r.note = error;
-            this.options.logger.warn({ rule: def.name, error }, "blacklist not loaded");
-          } else {
-            r.note = bad > 0 ? `${bad} unparseable lines skipped` : undefined;
-            this.options.logger.info({ rule: def.name, entries, badLines: bad }, "blacklist loaded");
-          }
-        });
+        r.flowCheck = new BlacklistCheck(
+          p.file as string,
+          (entries, bad, error) => {
+            // Called once per failure streak: the note and the log line say the streak began.
+            if (error) {
+              r.note = `${error} (keeping the last good list: ${entries} entries)`;
+              this.options.logger.warn({ rule: def.name, error, entries }, "blacklist not loaded");
+            } else {
+              r.note = bad > 0 ? `${bad} unparseable lines skipped` : undefined;
+              this.options.logger.info({ rule: def.name, entries, badLines: bad }, "blacklist loaded");
+            }
+          },
+          { refreshMs: ((p.refreshSeconds as number | undefined) ?? 300) * 1000 },
+        );
         break;
     }
     return r;

@@ -1,8 +1,9 @@
 // One-shot flow checks: each looks at one record and says whether it is an alert. The common
 // (clean) record is judged on numbers and cached strings only; the alert's text is made on a hit.
 import { readFileSync, statSync } from "node:fs";
-import { type AlertCheckDefinition, NDPI_RISKS, type NdpiRiskSlug } from "@flowlens/contracts";
+import { type AlertCheckDefinition, isListUrl, NDPI_RISKS, type NdpiRiskSlug } from "@flowlens/contracts";
 import { ABSENT, type IngestFlow } from "../state/ingest-flow.js";
+import { fetchList } from "./list-fetch.js";
 import { CidrSet, DST, ipv4Of, SRC } from "./record-keys.js";
 
 export interface FlowHit {
@@ -239,6 +240,24 @@ function ipv4OfText4(s: string): boolean {
   return /^\d{1,3}(\.\d{1,3}){3}$/.test(s) && s.split(".").every((p) => Number(p) <= 255);
 }
 
+export interface BlacklistOptions {
+  /** How often a list at a URL is fetched again. */
+  refreshMs?: number;
+  /** Bound on one fetch, headers and body. */
+  timeoutMs?: number;
+  /** Bound on the list's size (file or body). */
+  maxBytes?: number;
+}
+
+/** A failed first fetch is retried sooner than the refresh period: a rule without its list is blind. */
+const RETRY_MS = 30_000;
+
+/**
+ * A flow to or from a listed address. The list is a file (reloaded when its size or mtime
+ * changes) or an http(s) URL (fetched at start, then every refreshMs with a conditional GET).
+ * Any failure keeps the last good list; failures are counted, and reported to `onLoad` once
+ * per streak so a dead server is one log line, not one a minute.
+ */
 export class BlacklistCheck implements FlowCheck {
   private exact = new Set<string>();
   private exactV4 = new Set<number>();
@@ -248,34 +267,104 @@ export class BlacklistCheck implements FlowCheck {
   entries = 0;
   badLines = 0;
   loadError: string | undefined;
+  /** Loads or fetches that failed, all told. */
+  failures = 0;
+  private readonly url: string | undefined;
+  private readonly refreshMs: number;
+  private readonly timeoutMs: number;
+  private readonly maxBytes: number;
+  private etag: string | undefined;
+  private lastModified: string | undefined;
+  /** When the next fetch is due; undefined until the first tick after a fetch settles. */
+  private nextFetchMs: number | undefined;
+  private inFlight: Promise<void> | undefined;
 
   constructor(
-    private readonly file: string,
+    private readonly source: string,
     private readonly onLoad: (entries: number, bad: number, error?: string) => void = () => {},
+    opts: BlacklistOptions = {},
   ) {
-    this.tick();
+    this.url = isListUrl(source) ? source : undefined;
+    this.refreshMs = opts.refreshMs ?? 300_000;
+    this.timeoutMs = opts.timeoutMs ?? 10_000;
+    this.maxBytes = opts.maxBytes ?? 16 * 1024 * 1024;
+    if (this.url !== undefined) this.startFetch(this.url);
+    else this.tick();
   }
 
-  /** Reloads the file when its size or modification time changed. */
-  tick(): void {
+  /** Reloads the file when its size or modification time changed; fetches the URL when due. */
+  tick(nowMs: number = Date.now()): void {
+    if (this.url !== undefined) {
+      if (this.inFlight !== undefined) return;
+      if (this.nextFetchMs === undefined) {
+        this.nextFetchMs =
+          nowMs +
+          (this.entries === 0 && this.loadError !== undefined ? Math.min(this.refreshMs, RETRY_MS) : this.refreshMs);
+      } else if (nowMs >= this.nextFetchMs) this.startFetch(this.url);
+      return;
+    }
     try {
-      const st = statSync(this.file);
+      const st = statSync(this.source);
       if (st.mtimeMs === this.mtimeMs && st.size === this.size) return;
-      const parsed = parseBlacklist(readFileSync(this.file, "utf8"));
+      if (st.size > this.maxBytes) throw new Error(`${st.size} bytes, more than the ${this.maxBytes} allowed`);
+      this.apply(readFileSync(this.source, "utf8"));
       this.mtimeMs = st.mtimeMs;
       this.size = st.size;
-      this.exact = parsed.exact;
-      this.exactV4 = new Set([...parsed.exact].map((a) => (ipv4OfText4(a) ? v4Int(a) : -1)).filter((n) => n >= 0));
-      this.cidrs = parsed.cidrs;
-      this.entries = parsed.entries;
-      this.badLines = parsed.bad;
-      this.loadError = undefined;
-      this.onLoad(parsed.entries, parsed.bad);
     } catch (err) {
-      const msg = `blacklist ${this.file}: ${(err as Error).message}`;
-      if (msg !== this.loadError) this.onLoad(this.entries, this.badLines, msg);
-      this.loadError = msg;
+      this.failed(`blacklist ${this.source}: ${(err as Error).message}`);
     }
+  }
+
+  /** Settles when no fetch is in flight (for tests and orderly shutdown). */
+  async settled(): Promise<void> {
+    await this.inFlight;
+  }
+
+  private startFetch(url: string): void {
+    this.nextFetchMs = undefined;
+    this.inFlight = fetchList(url, {
+      timeoutMs: this.timeoutMs,
+      maxBytes: this.maxBytes,
+      ...(this.etag !== undefined ? { etag: this.etag } : {}),
+      ...(this.lastModified !== undefined ? { lastModified: this.lastModified } : {}),
+    })
+      .then((r) => {
+        if (r.changed) {
+          this.apply(r.text);
+          this.etag = r.etag;
+          this.lastModified = r.lastModified;
+        } else if (this.loadError !== undefined) {
+          // Unchanged, and reachable again: the streak is over, the list as it was.
+          this.loadError = undefined;
+          this.onLoad(this.entries, this.badLines);
+        }
+      })
+      .catch((err: Error) => this.failed(`blacklist ${err.message}`))
+      .finally(() => {
+        this.inFlight = undefined;
+      });
+  }
+
+  private apply(text: string): void {
+    const parsed = parseBlacklist(text);
+    this.exact = parsed.exact;
+    this.exactV4 = new Set([...parsed.exact].map((a) => (ipv4OfText4(a) ? v4Int(a) : -1)).filter((n) => n >= 0));
+    this.cidrs = parsed.cidrs;
+    this.entries = parsed.entries;
+    this.badLines = parsed.bad;
+    this.loadError = undefined;
+    this.onLoad(parsed.entries, parsed.bad);
+  }
+
+  private failed(msg: string): void {
+    this.failures++;
+    if (this.loadError === undefined) this.onLoad(this.entries, this.badLines, msg);
+    this.loadError = msg;
+  }
+
+  /** Whether an address (text) is on the list now. */
+  has(address: string): boolean {
+    return this.exact.has(address) || this.cidrs.hasText(address);
   }
 
   private listed(f: IngestFlow, side: typeof SRC | typeof DST): boolean {

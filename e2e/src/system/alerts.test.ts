@@ -161,6 +161,17 @@ items:
       check:
         name: port-scan
         params: { windowSeconds: 5, ports: 40, hosts: 0 }${notify}
+  - apiVersion: flowlens.dev/v1alpha1
+    kind: AlertRule
+    metadata: { name: flowlens-default-syn-flood, namespace: net }
+    spec:
+      collectorRef: { name: main }
+      severity: warning
+      # Replaces the default: its rate (50/s) and sources (8), a 5 s window so it is released
+      # 10 s after the flood.
+      check:
+        name: syn-flood
+        params: { windowSeconds: 5 }
 `;
 }
 
@@ -178,7 +189,7 @@ async function exitOf(p: ManagedProcess, what: string, timeoutMs: number): Promi
   assert.equal(p.child.exitCode, 0, `${what}: ${p.output()}`);
 }
 
-describe("alerts on live traffic, end to end", { skip, timeout: 150_000 }, () => {
+describe("alerts on live traffic, end to end", { skip, timeout: 180_000 }, () => {
   let t: Topology;
   let am: PromServer;
   let smtp: SmtpReceiver;
@@ -424,6 +435,88 @@ describe("alerts on live traffic, end to end", { skip, timeout: 150_000 }, () =>
     assert.deepEqual(failed, [], "no failed deliveries");
     process.stderr.write(
       `alerts e2e: engaged ${engagedAfterS.toFixed(1)} s and released ${releasedAfterS.toFixed(1)} s after the traffic started\n`,
+    );
+  });
+  it("a SYN flood from spoofed sources engages syn-flood on its target only, then clears", {
+    skip: haveCommand("hping3") ? false : "missing hping3",
+  }, async () => {
+    const aggregator = procs.find((p) => p.name.endsWith(":aggregator")) as ManagedProcess;
+    const target = t.node2.addresses[0] as string; // node2 on data1, from node1
+    // The spoofed packets must stay on the lab's veths: node1 has no default route, so hping3
+    // can only send to on-link lab addresses, and node2's answers to random sources go nowhere.
+    assert.equal(t.node1.exec("ip", ["-4", "route", "show", "default"]).trim(), "", "node1 has no default route");
+    assert.equal(t.node2.exec("ip", ["-4", "route", "show", "default"]).trim(), "", "node2 has no default route");
+    assert.ok(target.startsWith("10.236."), `target ${target} is a lab address`);
+    const engagedBefore = getJson<{ items: Alert[] }>(t.ctl, `${API}/api/v1/alerts?state=engaged`).items;
+    assert.deepEqual(
+      engagedBefore.map((a) => a.rule),
+      [],
+      "nothing engaged before the flood",
+    );
+
+    // 800 SYNs at 500/s to a closed port, each from a random source: 1.6 s, 160/s incomplete
+    // handshakes over the 5 s window from ~800 sources against a limit of 50/s from 8. Below
+    // the default flow-flood's 2560 flows in 10 s even if both agents on data1 count each one.
+    const flood = t.node1.spawn("hping3", "hping3", [
+      "-S",
+      "--rand-source",
+      "-p",
+      "80",
+      "-i",
+      "u2000",
+      "-c",
+      "800",
+      target,
+    ]);
+    const started = Date.now();
+    const alert = await waitFor(
+      "syn-flood engaged",
+      () =>
+        getJson<{ items: Alert[] }>(
+          t.ctl,
+          `${API}/api/v1/alerts?state=engaged&rule=net/flowlens-default-syn-flood`,
+        ).items.find((a) => a.entity.value === target),
+      { proc: aggregator, timeoutMs: 20_000, intervalMs: 250 },
+    );
+    const engagedAfterS = (Date.now() - started) / 1000;
+    if (!flood.exited()) await once(flood.child, "exit");
+    assert.match(flood.output(), /800 packets transmitted/, flood.output());
+    assert.deepEqual(alert.entity, { kind: "host", value: target });
+    assert.ok(alert.value >= 50, `rate ${alert.value}`);
+    assert.equal(alert.threshold, 50);
+    assert.ok(Number(alert.labels.sources) >= 8, `sources ${alert.labels.sources}`);
+    // Exactly that one: no scan (each source tried one port) and nothing on the spoofed sources.
+    const engagedNow = getJson<{ items: Alert[] }>(t.ctl, `${API}/api/v1/alerts?state=engaged`).items;
+    assert.deepEqual(
+      engagedNow.map((a) => [a.rule, a.entity.value]),
+      [["net/flowlens-default-syn-flood", target]],
+    );
+
+    // The flood over, the alert goes quiet: released twice its window (10 s) after the last SYNs.
+    const past = await waitFor(
+      "syn-flood released",
+      () =>
+        getJson<{ items: Alert[] }>(
+          t.ctl,
+          `${API}/api/v1/alerts?state=past&rule=net/flowlens-default-syn-flood`,
+        ).items.find((a) => a.id === alert.id),
+      { proc: aggregator, timeoutMs: 25_000, intervalMs: 500 },
+    );
+    assert.ok(past.peak >= alert.value, `peak ${past.peak}`);
+    assert.ok((past.durationMs ?? 0) > 0);
+    assert.deepEqual(getJson<{ items: Alert[] }>(t.ctl, `${API}/api/v1/alerts?state=engaged`).items, []);
+    // And nothing else was raised meanwhile (flow-flood, scans, one-shot flow alerts).
+    const since = getJson<{ items: Alert[] }>(t.ctl, `${API}/api/v1/alerts?state=past`).items.filter(
+      (a) => (a.endedAtMs ?? 0) >= started,
+    );
+    assert.deepEqual(
+      since.map((a) => [a.rule, a.entity.value]),
+      [["net/flowlens-default-syn-flood", target]],
+    );
+    const metrics = getText(t.ctl, `${API}/metrics`);
+    assert.equal(metricValue(metrics, "flowlens_alerts_engaged", { rule: "net/flowlens-default-syn-flood" }), 0);
+    process.stderr.write(
+      `alerts e2e: syn-flood engaged ${engagedAfterS.toFixed(1)} s and released ${((Date.now() - started) / 1000).toFixed(1)} s after hping3 started\n`,
     );
   });
 });
