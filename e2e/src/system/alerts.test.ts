@@ -10,6 +10,7 @@
 // The receivers run outside the lab; the aggregator reaches them at 127.0.0.1 of its namespace
 // through socat, namespace loopback -> Unix socket -> host loopback (no address outside the lab).
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
 import { createHmac, timingSafeEqual } from "node:crypto";
 import { once } from "node:events";
 import { existsSync, writeFileSync } from "node:fs";
@@ -58,7 +59,10 @@ const IN_CTL = { alertmanager: 9093, smtp: 2525, http: 8088 };
 interface Alert {
   id: string;
   rule: string;
+  check?: string;
   state: "engaged" | "past";
+  oneShot?: boolean;
+  summary?: string;
   entity: { kind: string; value: string };
   value: number;
   peak: number;
@@ -180,6 +184,62 @@ function scanScript(target: string, ports: number): string {
   return `for p in $(seq 20001 ${20000 + ports}); do { : 3<>/dev/tcp/${target}/$p; } 2>/dev/null; done; echo scanned`;
 }
 
+function openssl(args: string[]): void {
+  execFileSync("openssl", args, { stdio: ["ignore", "ignore", "pipe"], timeout: 10_000 });
+}
+
+/** A self-signed P-256 certificate for `cn` (subject = issuer), valid one day. */
+function selfSignedCert(dir: string, cn: string): { cert: string; key: string } {
+  const cert = join(dir, `${cn}.crt`);
+  const key = join(dir, `${cn}.key`);
+  openssl(
+    ["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"].concat([
+      "-subj",
+      `/CN=${cn}`,
+      "-days",
+      "1",
+      "-keyout",
+      key,
+      "-out",
+      cert,
+    ]),
+  );
+  return { cert, key };
+}
+
+/**
+ * A throwaway CA and a server certificate it signs for `cn`. 60 days: past nDPI's "about to
+ * expire" (30 days) and short of "validity too long", so the only thing to judge is the issuer.
+ */
+function caSignedCert(dir: string, cn: string): { ca: string; cert: string; key: string } {
+  const ca = selfSignedCert(dir, `ca-of-${cn}`);
+  const cert = join(dir, `${cn}.crt`);
+  const key = join(dir, `${cn}.key`);
+  const ext = join(dir, `${cn}.ext`);
+  writeFileSync(ext, `subjectAltName=DNS:${cn}\nextendedKeyUsage=serverAuth\n`);
+  openssl(
+    ["req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes"].concat([
+      "-subj",
+      `/CN=${cn}`,
+      "-keyout",
+      key,
+      "-out",
+      `${cert}.csr`,
+    ]),
+  );
+  openssl(
+    ["x509", "-req", "-in", `${cert}.csr`, "-CA", ca.cert, "-CAkey", ca.key, "-CAcreateserial"].concat([
+      "-days",
+      "60",
+      "-extfile",
+      ext,
+      "-out",
+      cert,
+    ]),
+  );
+  return { ca: ca.cert, cert, key };
+}
+
 async function exitOf(p: ManagedProcess, what: string, timeoutMs: number): Promise<void> {
   if (!p.exited()) {
     const t = setTimeout(() => p.child.kill("SIGKILL"), timeoutMs);
@@ -240,11 +300,14 @@ describe("alerts on live traffic, end to end", { skip, timeout: 180_000 }, () =>
       join(dir, "webhook-secret"),
     ]);
     procs.push(aggregator);
+    // With nDPI: the TLS test needs the certificate risks it finds.
     for (const [node, name, mgmt, ctl] of [
       [t.node1, "node1", t.mgmt1.bIf, t.ctlFromNode1],
       [t.node2, "node2", t.mgmt2.bIf, t.ctlFromNode2],
     ] as const)
-      procs.push(await startAgent(node, name, mgmt, ["--grpc-target", `${ctl}:9090`, "--idle-timeout", "1"]));
+      procs.push(
+        await startAgent(node, name, mgmt, ["--grpc-target", `${ctl}:9090`, "--idle-timeout", "1"], { dpi: true }),
+      );
   });
 
   after(async () => {
@@ -518,5 +581,94 @@ describe("alerts on live traffic, end to end", { skip, timeout: 180_000 }, () =>
     process.stderr.write(
       `alerts e2e: syn-flood engaged ${engagedAfterS.toFixed(1)} s and released ${((Date.now() - started) / 1000).toFixed(1)} s after hping3 started\n`,
     );
+  });
+
+  it("TLS to a self-signed certificate raises a one-shot tls-risks alert, a CA-signed one none", async () => {
+    const aggregator = procs.find((p) => p.name.endsWith(":aggregator")) as ManagedProcess;
+    // Two servers in ext, TLS 1.2 so the certificate crosses the wire in clear for nDPI to judge,
+    // on 443 (no "non-standard port" risk); clients send SNI (no "missing SNI" risk). The
+    // self-signed one is reached from node1 over data3, the CA-signed one from node2 over data2.
+    const selfName = "selfsigned.test";
+    const caName = "casigned.test";
+    const caAddr = t.ext.addresses[0] as string; // ext on data2
+    const selfAddr = t.ext.addresses[1] as string; // ext on data3
+    const selfClient = t.node1.addresses[1] as string; // node1 on data3
+    const self = selfSignedCert(dir, selfName);
+    const signed = caSignedCert(dir, caName);
+    const serve = (name: string, addr: string, c: { cert: string; key: string }) =>
+      t.ext.spawn(`s_server-${name}`, "openssl", [
+        "s_server",
+        "-tls1_2",
+        "-cert",
+        c.cert,
+        "-key",
+        c.key,
+        "-accept",
+        `${addr}:443`,
+        "-www",
+      ]);
+    const servers = [serve(selfName, selfAddr, self), serve(caName, caAddr, signed)];
+    procs.push(...servers);
+    await waitFor(
+      "both TLS servers listening",
+      () => t.ext.exec("ss", ["-Hltn", "sport = :443"]).trim().split("\n").length === 2,
+      { proc: servers[0], timeoutMs: 5000, intervalMs: 50 },
+    );
+    const started = Date.now();
+    const selfOut = t.node1.exec(
+      "curl",
+      ["-sS", "-k", "--max-time", "5", "--resolve", `${selfName}:443:${selfAddr}`].concat([`https://${selfName}/`]),
+    );
+    // Verified against the throwaway CA (no -k): the certificate really is CA-signed for the name.
+    const caOut = t.node2.exec(
+      "curl",
+      ["-sS", "--max-time", "5", "--cacert", signed.ca].concat([
+        "--resolve",
+        `${caName}:443:${caAddr}`,
+        `https://${caName}/`,
+      ]),
+    );
+    for (const out of [selfOut, caOut]) assert.match(out, /Protocol\s*:\s*TLSv1\.2/, out);
+
+    const isFlowTo = (a: Alert, addr: string) => (a.labels.flow ?? "").endsWith(` -> ${addr}:443`);
+    const alert = await waitFor(
+      "tls-risks alert for the self-signed server",
+      () =>
+        getJson<{ items: Alert[] }>(t.ctl, `${API}/api/v1/alerts?state=past`).items.find(
+          (a) => a.check === "tls-risks" && isFlowTo(a, selfAddr),
+        ),
+      { proc: aggregator, timeoutMs: 15_000, intervalMs: 250 },
+    );
+    assert.equal(alert.rule, "flowlens-default-tls-risks", "the default rule");
+    assert.equal(alert.oneShot, true);
+    assert.equal(alert.entity.kind, "flow");
+    assert.equal(alert.labels.host, selfClient, "the client");
+    assert.ok(alert.labels.risks?.split(",").includes("self-signed-certificate"), alert.labels.risks);
+    assert.match(alert.summary ?? "", /Self-signed Certificate/, "named as nDPI names it");
+    assert.match(alert.summary ?? "", /\(TLS\)/);
+
+    // The CA-signed flow reached the aggregator judged by nDPI (TLS, certificate seen), and no
+    // alert of any rule names it.
+    const caFlow = await waitFor(
+      "the CA-signed flow, classified, in the aggregator",
+      () =>
+        getJson<{ items: Array<{ dstAddr: string; dstPort: number; l7?: string; info?: { risks?: string[] } }> }>(
+          t.ctl,
+          `${API}/api/v1/flows?host=${caAddr}`,
+        ).items.find((f) => f.dstAddr === caAddr && f.dstPort === 443 && f.l7 === "TLS"),
+      { proc: aggregator, timeoutMs: 10_000, intervalMs: 250 },
+    );
+    assert.ok(!(caFlow.info?.risks ?? []).includes("Self-signed Certificate"), JSON.stringify(caFlow));
+    const since = getJson<{ items: Alert[] }>(t.ctl, `${API}/api/v1/alerts?state=past`).items.filter(
+      (a) => (a.endedAtMs ?? 0) >= started,
+    );
+    assert.deepEqual(
+      since.filter((a) => isFlowTo(a, caAddr)).map((a) => [a.rule, a.labels.risks]),
+      [],
+      "no alert for the CA-signed server",
+    );
+    // Exactly one for the self-signed flow (only node1's agent sees data3).
+    assert.equal(since.filter((a) => isFlowTo(a, selfAddr)).length, 1, JSON.stringify(since));
+    for (const p of servers) await p.stop(2000);
   });
 });

@@ -138,12 +138,16 @@ export async function startDumps(t: Topology): Promise<Dumps> {
   };
 }
 
-/** `flowlens agent` inside a node namespace; resolves once it is capturing. */
+/**
+ * `flowlens agent` inside a node namespace; resolves once it is capturing. Without nDPI unless
+ * `dpi` (applications and flow risks cost CPU most tests do not need).
+ */
 export async function startAgent(
   node: Host,
   name: string,
   mgmtIf: string,
   exportArgs: string[],
+  opts: { dpi?: boolean } = {},
 ): Promise<ManagedProcess> {
   const proc = node.spawn(
     `agent-${name}`,
@@ -157,7 +161,7 @@ export async function startAgent(
       mgmtIf,
       "--bpf",
       "ip",
-      "--no-dpi",
+      ...(opts.dpi ? [] : ["--no-dpi"]),
       "--idle-timeout",
       "60",
       "--batch-max-delay",
