@@ -18,6 +18,11 @@ export class ApplicationEntry {
   lastCategoryName: string | null = null;
   lastCategory: CategoryEntry | null = null;
   readonly series: SeriesSet;
+  /** What the current batch counted, added to the series once at its end (flushSeries). */
+  batchBytes = 0;
+  batchPackets = 0;
+  batchFlows = 0;
+  inBatch = false;
   constructor(
     /** Its index in the table, the key hosts count it under. */
     readonly id: number,
@@ -48,6 +53,8 @@ export class ApplicationTable {
    */
   private lastName: string | null = null;
   private lastEntry: ApplicationEntry | null = null;
+  /** Entries the current batch counted, for flushSeries(). */
+  private readonly batchEntries: ApplicationEntry[] = [];
 
   constructor(readonly capacity: number) {}
 
@@ -68,7 +75,12 @@ export class ApplicationTable {
     return this.byId[id];
   }
 
-  /** Counts a record and returns the entry that took it. */
+  /**
+   * Counts a record and returns the entry that took it. `found` is get(l7) if the caller has
+   * it already (undefined otherwise). The series take the batch's sums at flushSeries(): a
+   * batch's records share one `now`, so the buckets get the same sums, for one add per
+   * application instead of one per record.
+   */
   account(
     l7: string,
     l7Category: string,
@@ -76,9 +88,12 @@ export class ApplicationTable {
     packets: number,
     flows: number,
     now: number,
+    found?: ApplicationEntry,
   ): ApplicationEntry {
-    let a: ApplicationEntry | undefined;
-    if (l7 === this.lastName) a = this.lastEntry as ApplicationEntry;
+    let a: ApplicationEntry | undefined = found;
+    if (a !== undefined) {
+      // As below: found has l7 as its own name (get() only returns those).
+    } else if (l7 === this.lastName) a = this.lastEntry as ApplicationEntry;
     else {
       a = this.apps.get(l7);
       if (a === undefined) a = this.create(l7, l7Category, now);
@@ -92,7 +107,13 @@ export class ApplicationTable {
     a.bytes += bytes;
     a.packets += packets;
     a.flows += flows;
-    a.series.add(now, bytes, packets, flows);
+    if (!a.inBatch) {
+      a.inBatch = true;
+      this.batchEntries.push(a);
+    }
+    a.batchBytes += bytes;
+    a.batchPackets += packets;
+    a.batchFlows += flows;
 
     let c: CategoryEntry | undefined;
     if (l7Category === a.lastCategoryName) c = a.lastCategory as CategoryEntry;
@@ -106,6 +127,20 @@ export class ApplicationTable {
     c.packets += packets;
     c.flows += flows;
     return a;
+  }
+
+  /** Adds what the batch counted (at `now`, the `now` of its records) to the series. */
+  flushSeries(now: number): void {
+    const list = this.batchEntries;
+    for (let i = 0; i < list.length; i++) {
+      const a = list[i] as ApplicationEntry;
+      a.series.add(now, a.batchBytes, a.batchPackets, a.batchFlows);
+      a.batchBytes = 0;
+      a.batchPackets = 0;
+      a.batchFlows = 0;
+      a.inBatch = false;
+    }
+    list.length = 0;
   }
 
   private create(l7: string, l7Category: string, now: number): ApplicationEntry {

@@ -100,6 +100,8 @@ export class LiveState {
   private readonly views = new MessageViews();
   /** What HostTable.prefetch() read, kept so that its reads are not optimised away. */
   private prefetched = 0;
+  /** The application entries of the records prefetch() read for (get(l7), by position in the group). */
+  private readonly groupApps: Array<ApplicationEntry | undefined> = new Array(PREFETCH_GROUP).fill(undefined);
 
   constructor(
     config: StateConfig,
@@ -153,11 +155,17 @@ export class LiveState {
         if (k === PREFETCH_GROUP) {
           const end = Math.min(length, i + PREFETCH_GROUP);
           const ids = hosts.groupApps;
-          for (let j = i; j < end; j++) ids[j - i] = this.apps.get((flows[j] as IngestFlow).l7)?.id ?? -1;
+          const entries = this.groupApps;
+          for (let j = i; j < end; j++) {
+            const a = this.apps.get((flows[j] as IngestFlow).l7);
+            entries[j - i] = a;
+            ids[j - i] = a?.id ?? -1;
+          }
           this.prefetched ^= hosts.prefetch(flows, i, end);
           k = 0;
         }
         const f = flows[i] as IngestFlow;
+        const found = this.groupApps[k];
         const s2dBytes = count(f.srcToDstBytes);
         const s2dPackets = count(f.srcToDstPackets);
         const d2sBytes = count(f.dstToSrcBytes);
@@ -202,7 +210,7 @@ export class LiveState {
         packetsSum += packets;
         newFlows += nf;
 
-        const app = this.apps.account(f.l7, f.l7Category, bytes, packets, nf, now);
+        const app = this.apps.account(f.l7, f.l7Category, bytes, packets, nf, now, found);
         this.protocolTable.add(f.proto, bytes, packets, nf);
 
         if (src >= 0) {
@@ -250,6 +258,7 @@ export class LiveState {
       this.bytes += bytesSum;
       this.packets += packetsSum;
       this.totalSeries.add(now, bytesSum, packetsSum, newFlows);
+      this.apps.flushSeries(now);
     }
   }
 
