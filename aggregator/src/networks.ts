@@ -39,7 +39,9 @@ function v4ToInt(addr: string): number {
   return (n * 256 + part) >>> 0;
 }
 
-function v6ToBig(addr: string): bigint {
+/** An IPv6 address as a 128-bit integer; -1n when it is not one. */
+export function v6ToBig(addr: string): bigint {
+  if (!addr.includes(":")) return -1n;
   let a = addr;
   const zone = a.indexOf("%");
   if (zone >= 0) a = a.slice(0, zone);

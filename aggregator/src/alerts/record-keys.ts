@@ -2,6 +2,8 @@
 // batch decoder left in place (or the string of a record made from a message) and hashes them
 // into two independent 32-bit halves, and parses an IPv4 address into its integer. A string is
 // made only when an alert needs the entity's name.
+
+import { v6ToBig } from "../networks.js";
 import type { IngestFlow } from "../state/ingest-flow.js";
 
 export const SRC = 0;
@@ -267,31 +269,4 @@ export class CidrSet {
     for (const r of this.v6) if ((n & r.mask) === r.base) return true;
     return false;
   }
-}
-
-function v6ToBig(addr: string): bigint {
-  if (!addr.includes(":")) return -1n;
-  let a = addr;
-  const zone = a.indexOf("%");
-  if (zone >= 0) a = a.slice(0, zone);
-  const lastColon = a.lastIndexOf(":");
-  const tail = a.slice(lastColon + 1);
-  if (tail.includes(".")) {
-    const v4 = ipv4OfText(tail);
-    if (v4 < 0) return -1n;
-    a = `${a.slice(0, lastColon + 1)}${(v4 >>> 16).toString(16)}:${(v4 & 0xffff).toString(16)}`;
-  }
-  const halves = a.split("::");
-  if (halves.length > 2) return -1n;
-  const head = halves[0] ? halves[0].split(":") : [];
-  const rest = halves.length === 2 && halves[1] ? halves[1].split(":") : [];
-  const fill = 8 - head.length - rest.length;
-  if ((halves.length === 1 && fill !== 0) || fill < 0) return -1n;
-  const groups = [...head, ...Array(halves.length === 2 ? fill : 0).fill("0"), ...rest];
-  let n = 0n;
-  for (const g of groups) {
-    if (!/^[0-9a-fA-F]{1,4}$/.test(g)) return -1n;
-    n = (n << 16n) | BigInt(Number.parseInt(g, 16));
-  }
-  return n;
 }

@@ -5,15 +5,14 @@ import { resolveCollectorSpec } from "../crds/flowcollector.js";
 import { collectorObjectNames, tlsSecretNames } from "../names.js";
 import { desiredAlertRulesConfigMap } from "../reconcile/alert-rules.js";
 import { collectorEndpoints, desiredCollectorObjects, validateCollector } from "../reconcile/collector.js";
-import { ConfigurationError, type ConfigurationIssue } from "../reconcile/issues.js";
+import type { ConfigurationIssue } from "../reconcile/issues.js";
 import { idOf } from "./applier.js";
 import type { ConditionInput } from "./conditions.js";
 import {
-  applyFailedConditions,
   type CollectorObject,
   type ControllerContext,
   issueConditions,
-  permanentApplyError,
+  reconcileFailed,
   splitKey,
   VALID,
   writeStatus,
@@ -142,15 +141,7 @@ export async function reconcileCollector(ctx: ControllerContext, key: string): P
     );
     if (pruned.length > 0) ctx.logger.info({ collector: key, pruned }, "pruned objects no longer wanted");
   } catch (err) {
-    if (err instanceof ConfigurationError) {
-      // Something in the cluster stands in the way (a Secret of another owner): a condition,
-      // and a look again later, as for a missing Secret.
-      await writeStatus(ctx, RESOURCES.flowCollectors, fc, {}, issueConditions([...err.issues]));
-      return { requeueAfterMs: ctx.secretRetryMs };
-    }
-    const permanent = permanentApplyError(err);
-    if (permanent) await writeStatus(ctx, RESOURCES.flowCollectors, fc, {}, applyFailedConditions(permanent));
-    throw err;
+    return await reconcileFailed(ctx, RESOURCES.flowCollectors, fc, err);
   }
   const dep = ctx.caches.deployments.get(namespace, collectorObjectNames(name).aggregator) as
     | DeploymentState

@@ -2,7 +2,7 @@
 // transitions, and the operator's options.
 import type { AlertRule, Condition, FlowCollector, FlowProbe } from "@flowlens/contracts";
 import type { Logger } from "pino";
-import type { ConfigurationIssue } from "../reconcile/issues.js";
+import { ConfigurationError, type ConfigurationIssue } from "../reconcile/issues.js";
 import type { ReconcileOptions } from "../reconcile/objects.js";
 import type { Applier } from "./applier.js";
 import { type ConditionInput, mergeConditions, sameStatus, transitions } from "./conditions.js";
@@ -135,4 +135,25 @@ export function applyFailedConditions(err: KubeApiError): ConditionInput[] {
     { type: "Degraded", status: "True", reason, message: err.message },
     VALID,
   ];
+}
+
+/**
+ * A reconcile that failed while issuing or applying objects: something in the cluster in the
+ * way (a Secret of another owner) becomes a condition and a look again later, as for a missing
+ * Secret; a write the API server refused for good becomes Degraded; either way the status says
+ * it. Other errors are rethrown for the work queue's backoff.
+ */
+export async function reconcileFailed(
+  ctx: ControllerContext,
+  resource: ResourceType,
+  cr: KubeObject & { status?: StatusOf },
+  err: unknown,
+): Promise<{ requeueAfterMs: number }> {
+  if (err instanceof ConfigurationError) {
+    await writeStatus(ctx, resource, cr, {}, issueConditions(err.issues));
+    return { requeueAfterMs: ctx.secretRetryMs };
+  }
+  const permanent = permanentApplyError(err);
+  if (permanent) await writeStatus(ctx, resource, cr, {}, applyFailedConditions(permanent));
+  throw err;
 }

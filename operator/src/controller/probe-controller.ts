@@ -4,19 +4,10 @@
 import { resolveCollectorSpec } from "../crds/flowcollector.js";
 import { resolveProbeSpec } from "../crds/flowprobe.js";
 import { agentTlsSecretName, probeObjectName } from "../names.js";
-import { ConfigurationError } from "../reconcile/issues.js";
 import { collectorKey, desiredProbeObjects, validateProbe } from "../reconcile/probe.js";
 import { idOf } from "./applier.js";
 import type { ConditionInput } from "./conditions.js";
-import {
-  applyFailedConditions,
-  type ControllerContext,
-  issueConditions,
-  permanentApplyError,
-  splitKey,
-  VALID,
-  writeStatus,
-} from "./context.js";
+import { type ControllerContext, issueConditions, reconcileFailed, splitKey, VALID, writeStatus } from "./context.js";
 import type { ReconcileResult } from "./controller.js";
 import { RESOURCES } from "./kube/resources.js";
 import type { IssuedTls } from "./tls/manager.js";
@@ -114,15 +105,7 @@ export async function reconcileProbe(ctx: ControllerContext, key: string): Promi
     );
     if (pruned.length > 0) ctx.logger.info({ probe: key, pruned }, "pruned objects no longer wanted");
   } catch (err) {
-    if (err instanceof ConfigurationError) {
-      // Something in the cluster stands in the way (a Secret of another owner): a condition,
-      // and a look again later, as for a missing Secret.
-      await writeStatus(ctx, RESOURCES.flowProbes, fp, {}, issueConditions([...err.issues]));
-      return { requeueAfterMs: ctx.secretRetryMs };
-    }
-    const permanent = permanentApplyError(err);
-    if (permanent) await writeStatus(ctx, RESOURCES.flowProbes, fp, {}, applyFailedConditions(permanent));
-    throw err;
+    return await reconcileFailed(ctx, RESOURCES.flowProbes, fp, err);
   }
   const ds = ctx.caches.daemonSets.get(namespace, probeObjectName(name)) as DaemonSetState | undefined;
   const { nodes, conditions } = agentConditions(ds);
