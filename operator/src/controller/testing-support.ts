@@ -143,7 +143,11 @@ export class TcpRelay {
 
   static async start(target: { host: string; port: number }): Promise<TcpRelay> {
     let relay: TcpRelay | undefined;
-    const server = createServer((client) => relay?.accept(client, target));
+    // Half-open allowed, and ends relayed as a close of both sides: a relay socket never shuts
+    // down its write side, so resetAndDestroy() can always reset it. (libuv refuses to reset a
+    // socket with a shutdown pending; Node then drops the handle without closing it, and the
+    // process spins forever in its exit cleanup.)
+    const server = createServer({ allowHalfOpen: true }, (client) => relay?.accept(client, target));
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
       server.listen(0, "127.0.0.1", () => resolve());
@@ -166,17 +170,22 @@ export class TcpRelay {
       client.on("close", () => this.sockets.delete(client));
       return;
     }
-    const upstream = createConnection(target);
+    const upstream = createConnection({ ...target, allowHalfOpen: true });
     for (const s of [client, upstream]) {
+      const other = s === client ? upstream : client;
       this.sockets.add(s);
       s.on("error", () => undefined);
+      s.on("end", () => {
+        s.destroy();
+        other.destroy();
+      });
       s.on("close", () => {
         this.sockets.delete(s);
-        (s === client ? upstream : client).destroy();
+        other.destroy();
       });
     }
-    client.pipe(upstream);
-    upstream.pipe(client);
+    client.pipe(upstream, { end: false });
+    upstream.pipe(client, { end: false });
   }
 
   cut(): void {
