@@ -7,10 +7,21 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { readPcap } from "@flowlens/agent";
-import { freePort, haveCommand, repoRoot, startProcess, waitFor } from "@flowlens/testkit";
+import {
+  exportWithSoftflowd,
+  freePort,
+  freeUdpPort,
+  haveCommand,
+  repoRoot,
+  startProcess,
+  waitFor,
+} from "@flowlens/testkit";
 
 const bin = join(repoRoot, "cli/dist/main.js");
 const capture = join(repoRoot, "../shared/testdata/pcaps/large/ndpi_concat_mix.pcap");
+/** What a router sends to up's collector port, as softflowd exports it. */
+const exported = join(repoRoot, "../shared/testdata/pcaps/ndpi/1kxun.pcap");
+const small = join(repoRoot, "../shared/testdata/pcaps/ndpi/dns.pcap");
 
 interface HostRow {
   ip: string;
@@ -144,6 +155,72 @@ describe("flowlens up", () => {
       assert.match(up.output(), /Falling back: serving the API and metrics without capture/);
       const hosts = await getJson<{ total: number }>(`http://127.0.0.1:${port}/api/v1/hosts`);
       assert.equal(hosts.total, 0);
+    } finally {
+      await up.stop();
+    }
+  });
+  it("collects a router's exports on a port it is asked to open, next to the probe's flows", {
+    skip: !haveCommand("softflowd")
+      ? "softflowd not installed"
+      : !existsSync(exported) || !existsSync(small)
+        ? "shared captures absent"
+        : false,
+  }, async () => {
+    const [port, netflow] = [await freePort(), await freeUdpPort()];
+    const url = `http://127.0.0.1:${port}`;
+    const up = startProcess(
+      "up-collector",
+      process.execPath,
+      [
+        bin,
+        "up",
+        "--pcap",
+        small,
+        "--http-address",
+        `127.0.0.1:${port}`,
+        "--data-dir",
+        "",
+        "--collector-address",
+        "127.0.0.1",
+        "--netflow-port",
+        String(netflow),
+      ],
+      { keepLines: 200 },
+    );
+    try {
+      await waitFor("the banner naming the collector port", () => up.output().includes(`udp/${netflow}`), {
+        proc: up,
+        timeoutMs: 15_000,
+      });
+      // Both exports come from 127.0.0.1: one exporter whose totals add up.
+      const want = { bytes: 0, packets: 0 };
+      for (const version of [9, 10] as const) {
+        const sent = exportWithSoftflowd(exported, version, `127.0.0.1:${netflow}`);
+        want.bytes += sent.octets;
+        want.packets += sent.packets;
+        await waitFor(
+          `softflowd's NetFlow ${version} totals in /api/v1/exporters`,
+          async () => {
+            const { items } = await getJson<{ items: Array<{ exporter: string; bytes: number; packets: number }> }>(
+              `${url}/api/v1/exporters`,
+            );
+            const e = items.find((x) => x.exporter === "127.0.0.1");
+            return e?.bytes === want.bytes && e.packets === want.packets;
+          },
+          { proc: up, timeoutMs: 10_000 },
+        );
+      }
+      // The probe's own flows are there too: one state for both.
+      await waitFor(
+        "the replayed capture's flows beside the collector's",
+        async () => {
+          const { items } = await getJson<{ items: Array<{ node: string; records: number }> }>(`${url}/api/v1/nodes`);
+          return (
+            items.some((n) => n.node === "collector") && items.some((n) => n.node !== "collector" && n.records > 0)
+          );
+        },
+        { proc: up, timeoutMs: 10_000 },
+      );
     } finally {
       await up.stop();
     }

@@ -9,5 +9,6 @@ export * from "./ports.js";
 export * from "./process.js";
 export * from "./prometheus.js";
 export * from "./smtp.js";
+export * from "./softflowd.js";
 export * from "./tools.js";
 export * from "./traffic.js";

@@ -6,7 +6,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import type { pb } from "@flowlens/contracts";
-import { haveCommand, repoRoot, run } from "@flowlens/testkit";
+import { exportWithSoftflowd, haveCommand, repoRoot } from "@flowlens/testkit";
 import { SequenceDeduper } from "../ingest/dedupe.js";
 import { IngestPipeline } from "../ingest/pipeline.js";
 import { LocalNetworks } from "../networks.js";
@@ -20,20 +20,8 @@ const capture = join(repoRoot, "../shared/testdata/pcaps/ndpi/1kxun.pcap");
 const ipfixExport = join(repoRoot, "../shared/testdata/flowexports/ipfixcol2/example_flows.ipfix.pcap");
 const skip = !haveCommand("softflowd") ? "softflowd not installed" : !existsSync(capture) ? `${capture} absent` : false;
 
-/** softflowd's own account of what it exported (its -d summary). */
-function softflowdTotals(out: string): { records: number; octets: number; packets: number } {
-  const records = Number(/Flows exported: \d+ \((\d+) records\)/.exec(out)?.[1]);
-  let octets = 0;
-  let packets = 0;
-  for (const m of out.matchAll(/^\s+\w+ \(\d+\):\s+(\d+)\s+(\d+)/gm)) {
-    octets += Number(m[1]);
-    packets += Number(m[2]);
-  }
-  return { records, octets, packets };
-}
-
 describe("collector listener", () => {
-  for (const version of [5, 9, 10]) {
+  for (const version of [5, 9, 10] as const) {
     it(`receives softflowd's NetFlow ${version === 10 ? "IPFIX" : `v${version}`} on loopback; per-exporter totals equal softflowd's`, {
       skip,
     }, async () => {
@@ -45,15 +33,8 @@ describe("collector listener", () => {
       );
       const [port] = await listener.start();
       try {
-        const out = run(
-          "softflowd",
-          ["-r", capture, "-v", String(version), "-n", `127.0.0.1:${port}`, "-c", "none", "-d"],
-          {
-            timeoutMs: 30_000,
-          },
-        );
-        const want = softflowdTotals(out);
-        assert.ok(want.records > 100, out);
+        const want = exportWithSoftflowd(capture, version, `127.0.0.1:${port}`);
+        assert.ok(want.records > 100, JSON.stringify(want));
         const start = Date.now();
         while (listener.stats().records < want.records && Date.now() - start < 5000)
           await new Promise((r) => setTimeout(r, 20));

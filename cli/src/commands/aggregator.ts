@@ -107,16 +107,81 @@ export function checkAlertRulesPath(cmd: string, options: AggregatorOptions): vo
   if (problem !== undefined) throw new UsageError(`${cmd}: --data-dir: ${problem}`);
 }
 
+/**
+ * The NetFlow/IPFIX/sFlow listeners the options ask for, as transports of the aggregator (they
+ * open with it). Returns what will listen, e.g. ["udp/2055", "tcp/4739"].
+ */
+export async function addCollectors(
+  c: string,
+  values: Values,
+  aggregator: Aggregator,
+  logger: ReturnType<typeof createLogger>,
+): Promise<string[]> {
+  const collectorPorts = ["netflow-port", "ipfix-port", "sflow-port"]
+    .map((p) => intOption(c, values, p, 0, 65535))
+    .filter((p) => p !== 0);
+  const collectorBuffer = sizeOption(c, values, "collector-buffer");
+  const ipfixTcpPort = intOption(c, values, "ipfix-tcp-port", 0, 65535);
+  if (collectorPorts.length > 0) {
+    const listener = new CollectorListener(
+      { host: values["collector-address"] as string, ports: collectorPorts, recvBufferBytes: collectorBuffer },
+      // The API computes Community IDs for the flows it shows (flowCommunityId): hashing every
+      // record here would cost as much as decoding it.
+      new NetflowDecoder({ communityId: false }),
+      aggregator.ingest.collected,
+      Date.now,
+      {
+        counters: (samples) => {
+          for (const c of samples) aggregator.state.applyInterfaceCounters(c.exporter, c.ifIndex, c.counters);
+        },
+        loss: (exporter, lost) => aggregator.state.applyExporterLoss(exporter, lost),
+        recordLoss: (exporter, lost) => aggregator.state.applyExporterRecordLoss(exporter, lost),
+      },
+    );
+    await aggregator.addTransport({
+      name: "collector",
+      async start() {
+        const ports = await listener.start();
+        const recvBuffer = listener.stats().recvBufferBytes;
+        logger.info({ ports, address: values["collector-address"], recvBuffer }, "collector listening");
+        if (recvBuffer < collectorBuffer) {
+          // The kernel caps SO_RCVBUF at net.core.rmem_max (it reports double what it keeps).
+          logger.warn(
+            { asked: collectorBuffer, got: recvBuffer },
+            "collector socket buffer smaller than asked: raise net.core.rmem_max to avoid drops in bursts",
+          );
+        }
+      },
+      stop: () => listener.stop(),
+      metricRows: () => listener.metricRows(),
+    });
+  }
+  if (ipfixTcpPort !== 0) {
+    const tcp = new IpfixTcpListener(
+      { ...IPFIX_TCP_DEFAULTS, host: values["collector-address"] as string, port: ipfixTcpPort },
+      aggregator.ingest.collected,
+      Date.now,
+      (exporter, lost) => aggregator.state.applyExporterRecordLoss(exporter, lost),
+    );
+    await aggregator.addTransport({
+      name: tcp.name,
+      async start() {
+        const port = await tcp.start();
+        logger.info({ port, address: values["collector-address"] }, "IPFIX over TCP listening");
+      },
+      stop: () => tcp.stop(),
+      metricRows: () => tcp.metricRows(),
+    });
+  }
+  return [...collectorPorts.map((p) => `udp/${p}`), ...(ipfixTcpPort !== 0 ? [`tcp/${ipfixTcpPort}`] : [])];
+}
+
 export { aggregatorOptions };
 
 export const aggregatorCommand: Command = {
   ...aggregatorSpec,
   async run({ values }) {
     const c = "aggregator";
-    const collectorPorts = ["netflow-port", "ipfix-port", "sflow-port"]
-      .map((p) => intOption(c, values, p, 0, 65535))
-      .filter((p) => p !== 0);
-    const collectorBuffer = sizeOption(c, values, "collector-buffer");
     const logger = createLogger(values["log-level"] as string, "aggregator");
     let aggregator: Aggregator;
     try {
@@ -188,58 +253,7 @@ export const aggregatorCommand: Command = {
         ),
       );
     }
-    if (collectorPorts.length > 0) {
-      const listener = new CollectorListener(
-        { host: values["collector-address"] as string, ports: collectorPorts, recvBufferBytes: collectorBuffer },
-        // The API computes Community IDs for the flows it shows (flowCommunityId): hashing every
-        // record here would cost as much as decoding it.
-        new NetflowDecoder({ communityId: false }),
-        aggregator.ingest.collected,
-        Date.now,
-        {
-          counters: (samples) => {
-            for (const c of samples) aggregator.state.applyInterfaceCounters(c.exporter, c.ifIndex, c.counters);
-          },
-          loss: (exporter, lost) => aggregator.state.applyExporterLoss(exporter, lost),
-          recordLoss: (exporter, lost) => aggregator.state.applyExporterRecordLoss(exporter, lost),
-        },
-      );
-      await aggregator.addTransport({
-        name: "collector",
-        async start() {
-          const ports = await listener.start();
-          const recvBuffer = listener.stats().recvBufferBytes;
-          logger.info({ ports, address: values["collector-address"], recvBuffer }, "collector listening");
-          if (recvBuffer < collectorBuffer) {
-            // The kernel caps SO_RCVBUF at net.core.rmem_max (it reports double what it keeps).
-            logger.warn(
-              { asked: collectorBuffer, got: recvBuffer },
-              "collector socket buffer smaller than asked: raise net.core.rmem_max to avoid drops in bursts",
-            );
-          }
-        },
-        stop: () => listener.stop(),
-        metricRows: () => listener.metricRows(),
-      });
-    }
-    const ipfixTcpPort = intOption(c, values, "ipfix-tcp-port", 0, 65535);
-    if (ipfixTcpPort !== 0) {
-      const tcp = new IpfixTcpListener(
-        { ...IPFIX_TCP_DEFAULTS, host: values["collector-address"] as string, port: ipfixTcpPort },
-        aggregator.ingest.collected,
-        Date.now,
-        (exporter, lost) => aggregator.state.applyExporterRecordLoss(exporter, lost),
-      );
-      await aggregator.addTransport({
-        name: tcp.name,
-        async start() {
-          const port = await tcp.start();
-          logger.info({ port, address: values["collector-address"] }, "IPFIX over TCP listening");
-        },
-        stop: () => tcp.stop(),
-        metricRows: () => tcp.metricRows(),
-      });
-    }
+    await addCollectors(c, values, aggregator, logger);
     await aggregator.start();
     const signal = await waitForSignal();
     logger.info({ signal }, "stopping");

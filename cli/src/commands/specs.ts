@@ -21,6 +21,51 @@ const tlsOptions = (prefix: string, peer: string) =>
     [`${prefix}-key`]: { type: "string", placeholder: "FILE", description: `Key of the client certificate` },
   }) as const;
 
+/**
+ * The NetFlow/IPFIX/sFlow listeners: on by default in the aggregator, asked for by port in `up`
+ * (a laptop should not open collector ports unless told to).
+ */
+function collectorOptions(ports: { netflow: string; ipfix: string; ipfixTcp: string; sflow: string }) {
+  return {
+    "netflow-port": {
+      type: "string",
+      placeholder: "PORT",
+      description: "NetFlow v5/v9 and IPFIX UDP port (0 disables)",
+      default: ports.netflow,
+    },
+    "ipfix-port": {
+      type: "string",
+      placeholder: "PORT",
+      description: "IPFIX UDP port (0 disables)",
+      default: ports.ipfix,
+    },
+    "ipfix-tcp-port": {
+      type: "string",
+      placeholder: "PORT",
+      description: "IPFIX over TCP port (RFC 7011; 0 disables)",
+      default: ports.ipfixTcp,
+    },
+    "sflow-port": {
+      type: "string",
+      placeholder: "PORT",
+      description: "sFlow v5 UDP port (0 disables)",
+      default: ports.sflow,
+    },
+    "collector-address": {
+      type: "string",
+      placeholder: "ADDR",
+      description: "Address the NetFlow/IPFIX/sFlow sockets bind (:: is IPv4 and IPv6)",
+      default: "::",
+    },
+    "collector-buffer": {
+      type: "string",
+      placeholder: "SIZE",
+      description: "Receive buffer of each collector socket",
+      default: "32M",
+    },
+  } as const;
+}
+
 /** Alert options of the aggregator and of up (whose data directory has a default). */
 function alertOptions(dataDirDefault: string) {
   return {
@@ -217,37 +262,7 @@ export const aggregatorOptions = {
     description: "Durable consumer name",
     default: "flowlens-aggregator",
   },
-  "netflow-port": {
-    type: "string",
-    placeholder: "PORT",
-    description: "NetFlow/IPFIX UDP port (0 disables)",
-    default: "2055",
-  },
-  "ipfix-port": { type: "string", placeholder: "PORT", description: "IPFIX UDP port (0 disables)", default: "4739" },
-  "ipfix-tcp-port": {
-    type: "string",
-    placeholder: "PORT",
-    description: "IPFIX over TCP port (RFC 7011; 0 disables)",
-    default: "4739",
-  },
-  "sflow-port": {
-    type: "string",
-    placeholder: "PORT",
-    description: "sFlow UDP port (0 disables; datagrams are counted, decoding is not built yet)",
-    default: "6343",
-  },
-  "collector-address": {
-    type: "string",
-    placeholder: "ADDR",
-    description: "Address the NetFlow/IPFIX/sFlow sockets bind (:: is IPv4 and IPv6)",
-    default: "::",
-  },
-  "collector-buffer": {
-    type: "string",
-    placeholder: "SIZE",
-    description: "Receive buffer of each collector socket",
-    default: "32M",
-  },
+  ...collectorOptions({ netflow: "2055", ipfix: "4739", ipfixTcp: "4739", sflow: "6343" }),
   "local-network": {
     type: "string",
     multiple: true,
@@ -424,6 +439,7 @@ export const upSpec: CommandSpec = {
       default: "100",
     },
     "max-hosts": { type: "string", placeholder: "N", description: "Hosts tracked individually", default: "100000" },
+    ...collectorOptions({ netflow: "0", ipfix: "0", ipfixTcp: "0", sflow: "0" }),
     ...alertOptions('$XDG_STATE_HOME/flowlens, else ~/.local/state/flowlens; "" keeps alerts in memory only'),
   },
 };

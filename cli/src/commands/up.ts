@@ -18,7 +18,7 @@ import {
 import { Aggregator } from "@flowlens/aggregator";
 import { type Command, UsageError } from "../command.js";
 import { createLogger, waitForSignal } from "../daemon.js";
-import { aggregatorBaseOptions, checkAlertRulesPath, dataDirProblem } from "./aggregator.js";
+import { addCollectors, aggregatorBaseOptions, checkAlertRulesPath, dataDirProblem } from "./aggregator.js";
 import { listOption, secondsOption, stringOption } from "./parse.js";
 import { upSpec } from "./specs.js";
 
@@ -62,6 +62,8 @@ export const upCommand: Command = {
       else stderr.write(`flowlens up: alerts are kept in memory only: cannot use ${problem}\n`);
     }
     const aggregator = new Aggregator(options, logger);
+    // Routers' and switches' exports, when asked for by port: in the same state as the probe's.
+    const collecting = await addCollectors(c, values, aggregator, logger);
     await aggregator.start();
 
     const identity = agentIdentity();
@@ -101,7 +103,10 @@ export const upCommand: Command = {
       await agent.start();
       stderr.write(
         `flowlens up: ${pcap ? `replaying ${pcap}${values.loop ? " in a loop" : ""}` : `capturing on ${interfaces.join(", ")}`}\n` +
-          `  API     ${url}/api/v1/hosts  (${url}/api/v1/openapi.json)\n  metrics ${url}/metrics\n`,
+          `  API     ${url}/api/v1/hosts  (${url}/api/v1/openapi.json)\n  metrics ${url}/metrics\n` +
+          (collecting.length > 0
+            ? `  collector ${values["collector-address"] as string} ${collecting.join(", ")} (exporters: ${url}/api/v1/exporters)\n`
+            : ""),
       );
     } catch (err) {
       if (!(err instanceof CaptureOpenError)) throw err;
