@@ -26,6 +26,7 @@ import { AddResult } from "./capped-counters.js";
 import { type IngestFlow, wireText } from "./ingest-flow.js";
 import type { NetworkEntry } from "./network-table.js";
 import type { SeriesSet } from "./ring-series.js";
+import { tableBuffer } from "./table-memory.js";
 import type { Counters } from "./types.js";
 
 /** Reporters remembered per host: a host is seen by a few nodes, not by the whole cluster. */
@@ -183,7 +184,7 @@ export class HostTable {
     // Records for the whole capacity at once: the buffer is zeroed memory the kernel maps in as
     // it is first written, so a table fills its resident memory as hosts come, and nothing is
     // ever copied to grow it (a copy would need both buffers resident at once).
-    const buf = new ArrayBuffer(capacity * RECORD_BYTES);
+    const buf = tableBuffer(capacity * RECORD_BYTES);
     this.f64 = new Float64Array(buf);
     this.i32 = new Int32Array(buf);
     this.u8 = new Uint8Array(buf);
@@ -613,7 +614,7 @@ export class HostTable {
 
   private rehash(size: number): void {
     const old = this.index;
-    this.index = new Int32Array(2 * size);
+    this.index = new Int32Array(tableBuffer(8 * size));
     this.indexMask = size - 1;
     for (let p = 0; p < old.length; p += 2) {
       const s1 = old[p + 1] as number;
