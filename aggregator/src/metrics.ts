@@ -408,6 +408,28 @@ export function registerAlertMetrics(registry: Registry, engine: AlertEngine): v
       ];
     },
   );
+  // A blacklist that cannot be read or fetched keeps its last good copy: only these say so.
+  mirroredGauge(
+    registry,
+    "flowlens_alert_blacklist_entries",
+    "Addresses and networks on each blacklisted-host rule's list",
+    ["rule"],
+    () => engine.blacklists().map((b) => [{ rule: b.rule }, b.entries]),
+  );
+  mirroredCounter(
+    registry,
+    "flowlens_alert_blacklist_load_failures_total",
+    "Failed reads or fetches of each blacklisted-host rule's list",
+    ["rule"],
+    () => engine.blacklists().map((b) => [{ rule: b.rule }, b.failures]),
+  );
+  mirroredGauge(
+    registry,
+    "flowlens_alert_blacklist_failing",
+    "1 while the latest read or fetch of a rule's list failed (the last good copy is in use)",
+    ["rule"],
+    () => engine.blacklists().map((b) => [{ rule: b.rule }, b.failing ? 1 : 0]),
+  );
   mirroredGauge(registry, "flowlens_alert_store_entries", "Past alerts held by the store", [], () => [
     [{}, engine.store.snapshotStats().entries],
   ]);

@@ -11,6 +11,8 @@ import type { AddressInfo } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { parseAlertRule } from "@flowlens/contracts";
 import { pino } from "pino";
+import { Registry } from "prom-client";
+import { registerAlertMetrics } from "../metrics.js";
 import { AlertEngine } from "./engine.js";
 import { BlacklistCheck } from "./flow-checks.js";
 import { Feeder, flowRecord, RecordingSink, rules } from "./testing.js";
@@ -231,6 +233,49 @@ describe("blacklist from a URL", () => {
     const before = sink.sent.length;
     feeder.feed([flowRecord({ srcAddr: "10.1.1.1", srcPort: 39999, dstAddr: "192.0.2.1", lastSeenMs: T })]);
     assert.equal(sink.sent.length, before);
+    await engine.stop();
+  });
+  it("says in Prometheus metrics when a rule's list cannot be fetched, and when it can again", async () => {
+    srv.mode = "500";
+    srv.body = "203.0.113.7\n198.51.100.0/24\n";
+    const clock = { now: T };
+    const engine = new AlertEngine({
+      logger: silent,
+      sink: new RecordingSink(),
+      endpoints: [],
+      clock: () => clock.now,
+    });
+    const registry = new Registry();
+    registerAlertMetrics(registry, engine);
+    const metric = async (name: string) => {
+      const m = new RegExp(`^${name}\\{rule="bl-metrics"\\} (\\d+)$`, "m").exec(await registry.metrics());
+      return m ? Number(m[1]) : undefined;
+    };
+    engine.setRules(
+      rules({
+        name: "bl-metrics",
+        severity: "warning",
+        check: { name: "blacklisted-host", params: { file: srv.url, refreshSeconds: 60 } },
+      }),
+    );
+    const deadline = Date.now() + 5_000;
+    while ((await metric("flowlens_alert_blacklist_load_failures_total")) !== 1) {
+      assert.ok(Date.now() < deadline, await registry.metrics());
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.equal(await metric("flowlens_alert_blacklist_failing"), 1);
+    assert.equal(await metric("flowlens_alert_blacklist_entries"), 0);
+    // Reachable again: the retry, 30 s after a failed first fetch (evaluations tick the lists), loads it.
+    srv.mode = "ok";
+    await engine.evaluate();
+    clock.now = T + 31_000;
+    await engine.evaluate();
+    while ((await metric("flowlens_alert_blacklist_failing")) !== 0) {
+      assert.ok(Date.now() < deadline + 5_000, await registry.metrics());
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.equal(await metric("flowlens_alert_blacklist_entries"), 2);
+    assert.equal(await metric("flowlens_alert_blacklist_load_failures_total"), 1);
     await engine.stop();
   });
 });

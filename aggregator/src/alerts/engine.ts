@@ -787,6 +787,18 @@ export class AlertEngine implements RecordObserver, ThresholdEmitter {
     return [...m.values()];
   }
 
+  /** The blacklists of blacklisted-host rules: entries held, failed loads, whether the last failed. */
+  blacklists(): Array<{ rule: string; entries: number; failures: number; failing: boolean }> {
+    const out: Array<{ rule: string; entries: number; failures: number; failing: boolean }> = [];
+    for (const r of this.rules) {
+      const c = r.flowCheck;
+      if (c instanceof BlacklistCheck) {
+        out.push({ rule: r.def.name, entries: c.entries, failures: c.failures, failing: c.loadError !== undefined });
+      }
+    }
+    return out;
+  }
+
   /** Bytes held by check state (tables, bitmaps) and threshold counters. */
   checkMemoryBytes(): number {
     let n = 0;
