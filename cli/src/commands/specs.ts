@@ -301,11 +301,12 @@ export const pcapSpec: CommandSpec = {
 
 export const collectSpec: CommandSpec = {
   name: "collect",
-  summary: "Decode the NetFlow v5/v9 and IPFIX datagrams found in a capture (any UDP port).",
+  summary: "Decode the NetFlow v5/v9, IPFIX and sFlow v5 datagrams found in a capture (any UDP port).",
   usage: "collect --pcap FILE [options]",
   details:
     "Templates are kept per exporter and observation domain, in capture order, as a collector would.\n" +
-    "Flows go to stdout (NDJSON or a table), a summary to stderr. sFlow v5 datagrams are counted, not decoded yet.",
+    "sFlow flow samples' packet headers go through the probe's decoder; counter samples are summed up on stderr.\n" +
+    "Flows go to stdout (NDJSON or a table), a summary to stderr.",
   options: {
     pcap: { type: "string", placeholder: "FILE", description: "Capture holding flow-export datagrams" },
     format: { type: "string", placeholder: "ndjson|table", description: "Output format", default: "ndjson" },
