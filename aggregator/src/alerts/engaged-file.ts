@@ -2,8 +2,9 @@
 // replaced whole and atomically (temporary file, fsync, rename, directory fsync), so a crash
 // leaves either the old snapshot or the new one. A damaged snapshot is set aside and counted:
 // the engine starts with nothing engaged rather than not at all.
-import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import { mkdirSync, readFileSync, renameSync } from "node:fs";
 import { join } from "node:path";
+import { replaceFileDurably } from "./durable-file.js";
 import type { AlertRecord } from "./types.js";
 
 const FILE = "engaged.json";
@@ -70,23 +71,8 @@ export class EngagedFile {
 
   save(alerts: readonly AlertRecord[]): void {
     mkdirSync(this.dir, { recursive: true });
-    const path = join(this.dir, FILE);
-    const tmp = `${path}.tmp`;
     const buf = Buffer.from(JSON.stringify({ version: VERSION, savedAtMs: Date.now(), alerts }));
-    const fd = openSync(tmp, "w");
-    try {
-      writeSync(fd, buf);
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(tmp, path);
-    const dfd = openSync(this.dir, "r");
-    try {
-      fsyncSync(dfd);
-    } finally {
-      closeSync(dfd);
-    }
+    replaceFileDurably(this.dir, join(this.dir, FILE), buf);
     this.bytes = buf.length;
   }
 }

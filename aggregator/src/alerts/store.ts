@@ -3,8 +3,9 @@
 // commit on a timer, and at close); the log is compacted (rewritten to a temporary file,
 // fsynced, renamed over the old one, directory fsynced) when it has grown to twice what it
 // holds, and at start after a damaged line. A corrupt or truncated line is skipped and counted.
-import { closeSync, fdatasyncSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from "node:fs";
+import { closeSync, fdatasyncSync, mkdirSync, openSync, readFileSync, writeSync } from "node:fs";
 import { join } from "node:path";
+import { replaceFileDurably } from "./durable-file.js";
 import type { AlertRecord } from "./types.js";
 
 const FILE = "alerts.jsonl";
@@ -158,25 +159,11 @@ export class PastAlertStore {
   compact(): void {
     if (this.dir === undefined) return;
     const path = join(this.dir, FILE);
-    const tmp = `${path}.tmp`;
     try {
       const lines: string[] = [];
       for (const a of this.alerts.values()) lines.push(`${JSON.stringify({ op: "past", alert: a })}\n`);
       const buf = Buffer.from(lines.join(""));
-      const fd = openSync(tmp, "w");
-      try {
-        writeSync(fd, buf);
-        fsyncSync(fd);
-      } finally {
-        closeSync(fd);
-      }
-      renameSync(tmp, path);
-      const dfd = openSync(this.dir, "r");
-      try {
-        fsyncSync(dfd);
-      } finally {
-        closeSync(dfd);
-      }
+      replaceFileDurably(this.dir, path, buf);
       if (this.fd !== null) {
         closeSync(this.fd);
         this.fd = openSync(path, "a");
