@@ -50,8 +50,7 @@ napi_value fl_napi_huge_buffer(napi_env env, napi_callback_info info) {
     napi_throw_error(env, "FLOWLENS_NATIVE", "hugeBuffer: napi_create_external_arraybuffer failed");
     return NULL;
   }
-  /* The GC sees only a small wrapper: tell it what the buffer holds, so memory pressure counts. */
-  int64_t adjusted;
-  napi_adjust_external_memory(env, (int64_t)length, &adjusted);
+  /* No napi_adjust_external_memory: V8 counts every ArrayBuffer's length, external ones too, in
+   * the memory its collector heuristics weigh. */
   return ab;
 }
