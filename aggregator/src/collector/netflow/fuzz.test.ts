@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { flowToRecord } from "@flowlens/contracts";
+import { type MutationFormat, mutateDatagram, rng } from "../fuzz-testing.js";
 import { readUdpDatagrams } from "../pcap-udp.js";
 import { NetflowDecoder, type NetflowLimits } from "./decoder.js";
 import { flowexportFiles, flowexportsPresent } from "./testing.js";
@@ -32,18 +33,6 @@ function corpus(): Uint8Array[] {
   }
   for (const f of flowexportFiles("logstash-codec-netflow", /\.dat$/)) out.push(new Uint8Array(readFileSync(f)));
   return out;
-}
-
-/** xorshift32: fast, and a seed reproduces a run. */
-function rng(seed: number) {
-  let x = seed >>> 0 || 1;
-  const next = () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 4294967296;
-  };
-  return { next, int: (n: number) => Math.floor(next() * n) };
 }
 
 /** Offsets of 16-bit length/count fields: message length, set lengths, template counts and field lengths. */
@@ -70,75 +59,15 @@ function lengthFields(d: Uint8Array): number[] {
 
 const INTERESTING16 = [0, 1, 2, 3, 4, 5, 8, 16, 255, 256, 0x7fff, 0x8000, 0xfffe, 0xffff];
 
-function mutate(src: Uint8Array, other: Uint8Array, r: ReturnType<typeof rng>): Uint8Array {
-  // new Uint8Array(x) copies; Buffer's slice() would not.
-  let d = new Uint8Array(src);
-  const rounds = 1 + r.int(4);
-  for (let k = 0; k < rounds; k++) {
-    if (d.length === 0) d = new Uint8Array(other.subarray(0, 1 + r.int(other.length)));
-    const v = new DataView(d.buffer);
-    switch (r.int(8)) {
-      case 0: {
-        const flips = 1 + r.int(8);
-        for (let i = 0; i < flips; i++) {
-          const p = r.int(d.length);
-          d[p] = (d[p] as number) ^ (1 << r.int(8));
-        }
-        break;
-      }
-      case 1:
-        d = d.slice(0, r.int(d.length + 1));
-        break;
-      case 2:
-      case 3: {
-        const fields = lengthFields(d).filter((p) => p + 2 <= d.length);
-        const p = fields[r.int(fields.length)];
-        if (p === undefined) break;
-        const old = v.getUint16(p);
-        const choice = r.int(4);
-        const val =
-          choice === 0
-            ? (INTERESTING16[r.int(INTERESTING16.length)] as number)
-            : choice === 1
-              ? old + r.int(9) - 4
-              : choice === 2
-                ? old * 2
-                : r.int(65536);
-        v.setUint16(p, val & 0xffff);
-        break;
-      }
-      case 4: {
-        // Splice bytes from another datagram.
-        const len = 1 + r.int(Math.min(64, other.length));
-        const from = r.int(Math.max(1, other.length - len));
-        const to = r.int(Math.max(1, d.length - len));
-        d.set(other.subarray(from, from + len).subarray(0, Math.max(0, d.length - to)), to);
-        break;
-      }
-      case 5: {
-        // Insert or delete a few bytes: shifts everything after.
-        const p = r.int(d.length + 1);
-        const n = 1 + r.int(8);
-        d =
-          r.int(2) === 0
-            ? Uint8Array.from([...d.subarray(0, p), ...new Uint8Array(n).map(() => r.int(256)), ...d.subarray(p)])
-            : Uint8Array.from([...d.subarray(0, p), ...d.subarray(p + n)]);
-        break;
-      }
-      case 6: {
-        if (d.length < 4) break;
-        const p = r.int(d.length - 3);
-        v.setUint32(p, r.int(2) ? 0xffffffff : r.int(2 ** 32));
-        break;
-      }
-      default: {
-        if (d.length < 2) break;
-        v.setUint16(r.int(d.length - 1), INTERESTING16[r.int(INTERESTING16.length)] as number);
-      }
-    }
-  }
-  return d;
-}
+const FORMAT: MutationFormat = {
+  lengthFields,
+  width: 2,
+  interesting: INTERESTING16,
+  own(d, v, r) {
+    if (d.length < 2) return;
+    v.setUint16(r.int(d.length - 1), INTERESTING16[r.int(INTERESTING16.length)] as number);
+  },
+};
 
 test(`fuzz: mutated real datagrams for ${SECONDS} s`, {
   skip: flowexportsPresent() ? false : "../shared/testdata/flowexports is missing",
@@ -181,7 +110,7 @@ test(`fuzz: mutated real datagrams for ${SECONDS} s`, {
       const base = pool[r.int(pool.length)] as Uint8Array;
       const exporter =
         r.int(50) === 0 ? `10.${r.int(256)}.${r.int(256)}.${r.int(256)}` : (exporters[r.int(4)] as string);
-      const input = r.int(3) === 0 ? base : mutate(base, pool[r.int(pool.length)] as Uint8Array, r);
+      const input = r.int(3) === 0 ? base : mutateDatagram(base, pool[r.int(pool.length)] as Uint8Array, r, FORMAT);
       clock.now += r.int(20);
       const t = performance.now();
       const res = dec.decode(input, exporter, clock.now);

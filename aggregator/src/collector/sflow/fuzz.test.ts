@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { flowToRecord } from "@flowlens/contracts";
+import { type MutationFormat, mutateDatagram, rng } from "../fuzz-testing.js";
 import { flowexportFiles, flowexportsPresent } from "../netflow/testing.js";
 import { readUdpDatagrams } from "../pcap-udp.js";
 import { SflowDecoder } from "./decoder.js";
@@ -31,18 +32,6 @@ function corpus(): Uint8Array[] {
     ]),
   );
   return out;
-}
-
-/** xorshift32: fast, and a seed reproduces a run. */
-function rng(seed: number) {
-  let x = seed >>> 0 || 1;
-  const next = () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 4294967296;
-  };
-  return { next, int: (n: number) => Math.floor(next() * n) };
 }
 
 /** Offsets of the 32-bit counts and lengths: sample count, sample lengths, record counts and lengths, header lengths. */
@@ -82,73 +71,16 @@ function lengthFields(d: Uint8Array): number[] {
 
 const INTERESTING32 = [0, 1, 2, 3, 4, 7, 8, 16, 88, 128, 255, 256, 0x7fffffff, 0x80000000, 0xfffffffe, 0xffffffff];
 
-function mutate(src: Uint8Array, other: Uint8Array, r: ReturnType<typeof rng>): Uint8Array {
-  let d = new Uint8Array(src);
-  const rounds = 1 + r.int(4);
-  for (let k = 0; k < rounds; k++) {
-    if (d.length === 0) d = new Uint8Array(other.subarray(0, 1 + r.int(other.length)));
-    const v = new DataView(d.buffer);
-    switch (r.int(8)) {
-      case 0: {
-        const flips = 1 + r.int(8);
-        for (let i = 0; i < flips; i++) {
-          const p = r.int(d.length);
-          d[p] = (d[p] as number) ^ (1 << r.int(8));
-        }
-        break;
-      }
-      case 1:
-        d = d.slice(0, r.int(d.length + 1));
-        break;
-      case 2:
-      case 3: {
-        const fields = lengthFields(d).filter((p) => p + 4 <= d.length);
-        const p = fields[r.int(fields.length)];
-        if (p === undefined) break;
-        const old = v.getUint32(p);
-        const choice = r.int(4);
-        const val =
-          choice === 0
-            ? (INTERESTING32[r.int(INTERESTING32.length)] as number)
-            : choice === 1
-              ? old + r.int(17) - 8
-              : choice === 2
-                ? old * 2
-                : r.int(2 ** 32);
-        v.setUint32(p, val >>> 0);
-        break;
-      }
-      case 4: {
-        const len = 1 + r.int(Math.min(64, other.length));
-        const from = r.int(Math.max(1, other.length - len));
-        const to = r.int(Math.max(1, d.length - len));
-        d.set(other.subarray(from, from + len).subarray(0, Math.max(0, d.length - to)), to);
-        break;
-      }
-      case 5: {
-        const p = r.int(d.length + 1);
-        const n = 1 + r.int(8);
-        d =
-          r.int(2) === 0
-            ? Uint8Array.from([...d.subarray(0, p), ...new Uint8Array(n).map(() => r.int(256)), ...d.subarray(p)])
-            : Uint8Array.from([...d.subarray(0, p), ...d.subarray(p + n)]);
-        break;
-      }
-      case 6: {
-        if (d.length < 4) break;
-        v.setUint32(r.int(d.length - 3), r.int(2) ? 0xffffffff : r.int(2 ** 32));
-        break;
-      }
-      default: {
-        // Header bytes of the sampled packet: flip inside the second half, where headers sit.
-        if (d.length < 8) break;
-        const p = (d.length >> 1) + r.int(d.length >> 1);
-        d[p] = r.int(256);
-      }
-    }
-  }
-  return d;
-}
+const FORMAT: MutationFormat = {
+  lengthFields,
+  width: 4,
+  interesting: INTERESTING32,
+  own(d, _v, r) {
+    // Header bytes of the sampled packet: flip inside the second half, where headers sit.
+    if (d.length < 8) return;
+    d[(d.length >> 1) + r.int(d.length >> 1)] = r.int(256);
+  },
+};
 
 test(`fuzz: mutated sFlow datagrams for ${SECONDS} s`, {
   skip: flowexportsPresent() ? false : "../shared/testdata/flowexports is missing",
@@ -169,7 +101,7 @@ test(`fuzz: mutated sFlow datagrams for ${SECONDS} s`, {
   while (Date.now() < deadline) {
     for (let i = 0; i < 200; i++, n++) {
       const base = pool[r.int(pool.length)] as Uint8Array;
-      const input = r.int(3) === 0 ? base : mutate(base, pool[r.int(pool.length)] as Uint8Array, r);
+      const input = r.int(3) === 0 ? base : mutateDatagram(base, pool[r.int(pool.length)] as Uint8Array, r, FORMAT);
       const t = performance.now();
       const res = dec.decode(input, "192.0.2.99", n);
       slowest = Math.max(slowest, performance.now() - t);
