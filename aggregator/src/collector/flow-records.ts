@@ -152,27 +152,10 @@ export class FlowRecords {
     const a = this.arena;
     const start = this.pos;
     let p = start;
-    a[p] = T_SRC_ADDR;
-    let q = p + 2;
-    q =
-      srcOff < 0
-        ? writeUnspecified(a, q, ipv6)
-        : ipv6
-          ? writeIpv6Text(a, q, b, srcOff)
-          : writeIpv4Text(a, q, b, srcOff);
-    a[p + 1] = q - p - 2;
+    let q = addressField(a, p, T_SRC_ADDR, b, srcOff, ipv6);
     f.setSrcAddrBytes(p + 2, q);
-    p = q;
-    p = uintField(a, p, T_SRC_PORT, f.srcPort);
-    a[p] = T_DST_ADDR;
-    q = p + 2;
-    q =
-      dstOff < 0
-        ? writeUnspecified(a, q, ipv6)
-        : ipv6
-          ? writeIpv6Text(a, q, b, dstOff)
-          : writeIpv4Text(a, q, b, dstOff);
-    a[p + 1] = q - p - 2;
+    p = uintField(a, q, T_SRC_PORT, f.srcPort);
+    q = addressField(a, p, T_DST_ADDR, b, dstOff, ipv6);
     f.setDstAddrBytes(p + 2, q);
     p = q;
     p = uintField(a, p, T_DST_PORT, f.dstPort);
@@ -227,6 +210,22 @@ export class FlowRecords {
     for (let i = from; i < this.length; i++) out.push((this.records[i] as IngestFlow).toMessage());
     return out;
   }
+}
+
+/**
+ * An address field at `p`: tag, length, then the text of b[off..] (4 or 16 bytes as `ipv6`
+ * says; off -1: the unspecified address). Returns the end; the text is at p + 2.
+ */
+function addressField(a: Uint8Array, p: number, tag: number, b: Uint8Array, off: number, ipv6: boolean): number {
+  a[p] = tag;
+  const q =
+    off < 0
+      ? writeUnspecified(a, p + 2, ipv6)
+      : ipv6
+        ? writeIpv6Text(a, p + 2, b, off)
+        : writeIpv4Text(a, p + 2, b, off);
+  a[p + 1] = q - p - 2;
+  return q;
 }
 
 /** "0.0.0.0" or "::", for a record that lacks one address of its family. */
