@@ -20,6 +20,16 @@ export function rng(seed: number): Rng {
   return { next, int: (n: number) => Math.floor(next() * n) };
 }
 
+/** The run's seed: FLOWLENS_FUZZ_SEED to replay a run, else the clock. */
+export function fuzzSeed(): number {
+  return Number(process.env.FLOWLENS_FUZZ_SEED ?? Date.now() % 2 ** 31);
+}
+
+/** A checksum of the corpus, to check that mutations worked on copies. */
+export function corpusSum(pool: readonly Uint8Array[]): number {
+  return pool.reduce((a, d) => d.reduce((x, y) => (x * 31 + y) >>> 0, a), 0);
+}
+
 export interface MutationFormat {
   /** Offsets of the format's length and count fields in a datagram. */
   lengthFields(d: Uint8Array): number[];

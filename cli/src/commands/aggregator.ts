@@ -122,9 +122,10 @@ export async function addCollectors(
     .filter((p) => p !== 0);
   const collectorBuffer = sizeOption(c, values, "collector-buffer");
   const ipfixTcpPort = intOption(c, values, "ipfix-tcp-port", 0, 65535);
+  const address = values["collector-address"] as string;
   if (collectorPorts.length > 0) {
     const listener = new CollectorListener(
-      { host: values["collector-address"] as string, ports: collectorPorts, recvBufferBytes: collectorBuffer },
+      { host: address, ports: collectorPorts, recvBufferBytes: collectorBuffer },
       // The API computes Community IDs for the flows it shows (flowCommunityId): hashing every
       // record here would cost as much as decoding it.
       new NetflowDecoder({ communityId: false }),
@@ -143,7 +144,7 @@ export async function addCollectors(
       async start() {
         const ports = await listener.start();
         const recvBuffer = listener.stats().recvBufferBytes;
-        logger.info({ ports, address: values["collector-address"], recvBuffer }, "collector listening");
+        logger.info({ ports, address, recvBuffer }, "collector listening");
         if (recvBuffer < collectorBuffer) {
           // The kernel caps SO_RCVBUF at net.core.rmem_max (it reports double what it keeps).
           logger.warn(
@@ -158,7 +159,7 @@ export async function addCollectors(
   }
   if (ipfixTcpPort !== 0) {
     const tcp = new IpfixTcpListener(
-      { ...IPFIX_TCP_DEFAULTS, host: values["collector-address"] as string, port: ipfixTcpPort },
+      { ...IPFIX_TCP_DEFAULTS, host: address, port: ipfixTcpPort },
       aggregator.ingest.collected,
       Date.now,
       (exporter, lost) => aggregator.state.applyExporterRecordLoss(exporter, lost),
@@ -167,7 +168,7 @@ export async function addCollectors(
       name: tcp.name,
       async start() {
         const port = await tcp.start();
-        logger.info({ port, address: values["collector-address"] }, "IPFIX over TCP listening");
+        logger.info({ port, address }, "IPFIX over TCP listening");
       },
       stop: () => tcp.stop(),
       metricRows: () => tcp.metricRows(),

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
 import { flowToRecord } from "@flowlens/contracts";
-import { type MutationFormat, mutateDatagram, rng } from "../fuzz-testing.js";
+import { corpusSum, fuzzSeed, type MutationFormat, mutateDatagram, rng } from "../fuzz-testing.js";
 import { readUdpDatagrams } from "../pcap-udp.js";
 import { NetflowDecoder, type NetflowLimits } from "./decoder.js";
 import { flowexportFiles, flowexportsPresent } from "./testing.js";
@@ -73,11 +73,10 @@ test(`fuzz: mutated real datagrams for ${SECONDS} s`, {
   skip: flowexportsPresent() ? false : "../shared/testdata/flowexports is missing",
   timeout: (SECONDS + 120) * 1000,
 }, () => {
-  const seed = Number(process.env.FLOWLENS_FUZZ_SEED ?? Date.now() % 2 ** 31);
+  const seed = fuzzSeed();
   const r = rng(seed);
   const pool = corpus();
-  const sum = () => pool.reduce((a, d) => d.reduce((x, y) => (x * 31 + y) >>> 0, a), 0);
-  const before = sum();
+  const before = corpusSum(pool);
   assert.ok(pool.length > 1000, `corpus of ${pool.length} datagrams`);
   const limits: Partial<NetflowLimits> = {
     maxSources: 16,
@@ -127,7 +126,7 @@ test(`fuzz: mutated real datagrams for ${SECONDS} s`, {
     }
     checkBounds();
   }
-  assert.equal(sum(), before, "the corpus was modified");
+  assert.equal(corpusSum(pool), before, "the corpus was modified");
   // Not stuck: a fresh exporter's clean datagrams decode as they would in a new decoder.
   const fresh = new NetflowDecoder({}, () => 0);
   let want = 0;

@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { flowToRecord } from "@flowlens/contracts";
-import { type MutationFormat, mutateDatagram, rng } from "../fuzz-testing.js";
+import { corpusSum, fuzzSeed, type MutationFormat, mutateDatagram, rng } from "../fuzz-testing.js";
 import { flowexportFiles, flowexportsPresent } from "../netflow/testing.js";
 import { readUdpDatagrams } from "../pcap-udp.js";
 import { SflowDecoder } from "./decoder.js";
@@ -86,11 +86,10 @@ test(`fuzz: mutated sFlow datagrams for ${SECONDS} s`, {
   skip: flowexportsPresent() ? false : "../shared/testdata/flowexports is missing",
   timeout: (SECONDS + 120) * 1000,
 }, () => {
-  const seed = Number(process.env.FLOWLENS_FUZZ_SEED ?? Date.now() % 2 ** 31);
+  const seed = fuzzSeed();
   const r = rng(seed);
   const pool = corpus();
-  const sum = () => pool.reduce((a, d) => d.reduce((x, y) => (x * 31 + y) >>> 0, a), 0);
-  const before = sum();
+  const before = corpusSum(pool);
   assert.ok(pool.length >= 20, `corpus of ${pool.length} datagrams`);
   const dec = new SflowDecoder({ maxSources: 16, headerBatch: 8 });
   const deadline = Date.now() + SECONDS * 1000;
@@ -121,7 +120,7 @@ test(`fuzz: mutated sFlow datagrams for ${SECONDS} s`, {
     }
     assert.ok(dec.stats().sources.length <= 16);
   }
-  assert.equal(sum(), before, "the corpus was modified");
+  assert.equal(corpusSum(pool), before, "the corpus was modified");
   const fresh = new SflowDecoder();
   let want = 0;
   let got = 0;
