@@ -11,6 +11,7 @@
         "src/flowtable.c",
         "src/header_napi.c",
         "src/header_out.c",
+        "src/host_resolve.c",
         "src/huge_buffer.c",
         "src/live.c",
         "src/ndjson.c",

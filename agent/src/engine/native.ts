@@ -143,6 +143,22 @@ export interface NativeEngine {
    * huge pages (fewer TLB misses); unmapped when the ArrayBuffer is collected.
    */
   hugeBuffer(bytes: number): ArrayBuffer;
+  /**
+   * The aggregator host table's lookups for a group of records, in C with read-ahead: returns
+   * resolve(index, batch, from, to, now), which looks up and marks seen the hosts of group
+   * records [from, to) in order, writing their slots, and returns where it stopped (see
+   * agent/native/src/host_resolve.c). The arrays are the table's own, shared, never copied.
+   */
+  hostResolver(
+    layout: Readonly<Record<string, number>>,
+    table: ArrayBuffer,
+    lruPrev: Int32Array,
+    lruNext: Int32Array,
+    ctl: Int32Array,
+    addrs: Int32Array,
+    apps: Int32Array,
+    slots: Int32Array,
+  ): (index: Int32Array, batch: Uint8Array, from: number, to: number, now: number) => number;
   flowLayout: FlowLayout;
   riskNames: string[];
 }

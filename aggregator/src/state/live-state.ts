@@ -161,7 +161,7 @@ export class LiveState {
             entries[j - i] = a;
             ids[j - i] = a?.id ?? -1;
           }
-          this.prefetched ^= hosts.prefetch(flows, i, end);
+          this.prefetched ^= hosts.prefetch(flows, i, end, now);
           k = 0;
         }
         const f = flows[i] as IngestFlow;
@@ -172,24 +172,9 @@ export class LiveState {
         const d2sPackets = count(f.dstToSrcPackets);
         const bytes = s2dBytes + d2sBytes;
         const packets = s2dPackets + d2sPackets;
-        let src: number;
-        let dst: number;
-        if (f.srcAddrStart >= 0 && f.dstAddrStart >= 0) {
-          hosts.touchPairPrefetched(
-            k,
-            f.buf as Uint8Array,
-            f.srcAddrStart,
-            f.srcAddrEnd,
-            f.dstAddrStart,
-            f.dstAddrEnd,
-            now,
-          );
-          src = hosts.pairSrc;
-          dst = hosts.pairDst;
-        } else {
-          src = isAddress(f.srcAddr) ? hosts.touch(f.srcAddr, now) : -1;
-          dst = isAddress(f.dstAddr) ? hosts.touch(f.dstAddr, now) : -1;
-        }
+        hosts.touchGroupRecord(k, f, now);
+        const src = hosts.pairSrc;
+        const dst = hosts.pairDst;
         const isNew = this.flowStore.record(
           nodeName,
           active,

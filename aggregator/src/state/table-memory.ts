@@ -28,3 +28,31 @@ function allocator(): Allocate {
 export function tableBuffer(bytes: number): ArrayBuffer {
   return bytes < HUGE_MIN_BYTES ? new ArrayBuffer(bytes) : allocator()(bytes);
 }
+
+/** Looks up the hosts of group records [from, to) (see agent/native/src/host_resolve.c). */
+export type ResolveHosts = (index: Int32Array, batch: Uint8Array, from: number, to: number, now: number) => number;
+
+export type HostResolverFactory = (
+  layout: Readonly<Record<string, number>>,
+  table: ArrayBuffer,
+  lruPrev: Int32Array,
+  lruNext: Int32Array,
+  ctl: Int32Array,
+  addrs: Int32Array,
+  apps: Int32Array,
+  slots: Int32Array,
+) => ResolveHosts;
+
+let resolverFactory: HostResolverFactory | null | undefined;
+
+/** The native host resolver's factory; null without the addon (the JS lookups do it all). */
+export function hostResolverFactory(): HostResolverFactory | null {
+  if (resolverFactory === undefined) {
+    try {
+      resolverFactory = nativeEngine().hostResolver;
+    } catch {
+      resolverFactory = null;
+    }
+  }
+  return resolverFactory;
+}

@@ -1,0 +1,314 @@
+/* hostResolver(...): the aggregator's host table lookups for a group of flow records, in C.
+ *
+ * The table (aggregator/src/state/host-table.ts) is flat memory shared with JS: records of
+ * layout.recordBytes, an open-addressing index of [hash, slot + 1] int32 pairs, and the LRU list
+ * as two int32 arrays plus its head and tail in `ctl`. At 100k hosts nearly every record read
+ * misses the CPU caches, and JS cannot issue a load without waiting for it; here each step of
+ * the group's lookups (index entries, then records, then the cells the counting will read) is
+ * prefetched for all records at once, so their misses overlap.
+ *
+ * Only the common case is done here: both addresses short ASCII keys of known hosts at their
+ * index entry's home. resolve() walks the group in order and stops at the first record that is
+ * anything else; JS does that one (insert, eviction, hooks) and calls again for the rest, so the
+ * table changes exactly as if JS had done every record in order. Any inconsistency between the
+ * arrays and the layout is also a stop, never a read out of bounds. */
+#include "host_resolve.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define MAX_GROUP 256
+
+/* Layout of a host record, as host-table.ts has it (checked there against hostLayout). */
+enum {
+  L_RECORD_BYTES,
+  L_KEY_BYTES,
+  L_B_KEY,
+  L_I_KEY_LEN,
+  L_I_HASH,
+  L_R_LAST_SEEN,
+  L_B_APP_CELLS,
+  L_B_PEER_CELLS,
+  L_REGION_IDS,
+  L_CELL_BYTES,
+  L_INLINE_CELLS,
+  L_I_APPS,
+  L_I_PEERS,
+  L_COUNT
+};
+
+static const char *const layout_names[L_COUNT] = {
+    "recordBytes", "keyBytes",   "keyOffset",    "keyLengthInt",  "hashInt",  "lastSeenF64",  "appCellsOffset",
+    "peerCellsOffset", "regionIdBytes", "cellBytes", "inlineCells", "appsInt", "peersInt",
+};
+
+/* ctl: [0] LRU head, [1] LRU tail, [2] slots in use (records that may be read). */
+enum { C_HEAD, C_TAIL, C_USED, C_LEN };
+
+typedef struct {
+  int32_t layout[L_COUNT];
+  uint8_t *table;
+  size_t table_bytes;
+  int32_t *lru_prev;
+  int32_t *lru_next;
+  size_t lru_len;
+  int32_t *ctl;
+  const int32_t *addrs; /* 4 per record: src start, src end, dst start, dst end (-1: not bytes) */
+  const int32_t *apps;  /* application id per record (-1: unknown) */
+  int32_t *slots;       /* out: 2 per record */
+  size_t group_len;     /* records addrs, apps and slots have room for */
+  napi_ref refs[7];
+} resolver;
+
+static void resolver_free(napi_env env, void *data, void *hint) {
+  (void)hint;
+  resolver *r = data;
+  for (int i = 0; i < 7; i++)
+    if (r->refs[i] != NULL) napi_delete_reference(env, r->refs[i]);
+  free(r);
+}
+
+static inline uint32_t fnv1a(const uint8_t *p, int32_t n, uint32_t *or_bits) {
+  uint32_t h = 0x811c9dc5u;
+  uint32_t o = 0;
+  for (int32_t i = 0; i < n; i++) {
+    o |= p[i];
+    h = (h ^ p[i]) * 0x01000193u;
+  }
+  *or_bits |= o;
+  return h;
+}
+
+static inline void lru_unlink(resolver *r, int32_t s) {
+  int32_t p = r->lru_prev[s];
+  int32_t n = r->lru_next[s];
+  if (p < 0) r->ctl[C_HEAD] = n;
+  else r->lru_next[p] = n;
+  if (n < 0) r->ctl[C_TAIL] = p;
+  else r->lru_prev[n] = p;
+}
+
+static inline void lru_append(resolver *r, int32_t s) {
+  int32_t tail = r->ctl[C_TAIL];
+  r->lru_prev[s] = tail;
+  r->lru_next[s] = -1;
+  if (tail < 0) r->ctl[C_HEAD] = s;
+  else r->lru_next[tail] = s;
+  r->ctl[C_TAIL] = s;
+}
+
+/* The LRU links of a slot must be a list's: neighbours in range. */
+static inline int links_ok(const resolver *r, int32_t s) {
+  int32_t p = r->lru_prev[s];
+  int32_t n = r->lru_next[s];
+  return p >= -1 && n >= -1 && (p < 0 || (size_t)p < r->lru_len) && (n < 0 || (size_t)n < r->lru_len);
+}
+
+static inline void prefetch_cell_ids(const resolver *r, const uint8_t *rec, int32_t region, int32_t count, int32_t id) {
+  const int32_t *ids = (const int32_t *)(rec + region);
+  int32_t n = count - 1;
+  int32_t inline_cells = r->layout[L_INLINE_CELLS];
+  if (n > inline_cells) n = inline_cells;
+  for (int32_t c = 0; c < n; c++) {
+    if (ids[c] == id) {
+      __builtin_prefetch(rec + region + r->layout[L_REGION_IDS] + c * r->layout[L_CELL_BYTES], 1);
+      return;
+    }
+  }
+  if (n >= 0 && n < inline_cells) __builtin_prefetch(rec + region + r->layout[L_REGION_IDS] + n * r->layout[L_CELL_BYTES], 1);
+}
+
+/* resolve(index: Int32Array, batch: Uint8Array, from, to, now): number */
+static napi_value resolve(napi_env env, napi_callback_info info) {
+  size_t argc = 5;
+  napi_value argv[5];
+  resolver *r = NULL;
+  int32_t from = 0, to = 0;
+  double now = 0;
+  napi_value result;
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, (void **)&r) != napi_ok || argc < 5 ||
+      napi_get_value_int32(env, argv[2], &from) != napi_ok || napi_get_value_int32(env, argv[3], &to) != napi_ok ||
+      napi_get_value_double(env, argv[4], &now) != napi_ok) {
+    napi_throw_type_error(env, "FLOWLENS_NATIVE", "resolve(index, batch, from, to, now): bad arguments");
+    return NULL;
+  }
+  napi_typedarray_type type;
+  size_t index_len = 0, batch_len = 0;
+  void *index_data = NULL, *batch_data = NULL;
+  if (napi_get_typedarray_info(env, argv[0], &type, &index_len, &index_data, NULL, NULL) != napi_ok ||
+      type != napi_int32_array ||
+      napi_get_typedarray_info(env, argv[1], &type, &batch_len, &batch_data, NULL, NULL) != napi_ok ||
+      type != napi_uint8_array) {
+    napi_throw_type_error(env, "FLOWLENS_NATIVE", "resolve: index must be an Int32Array, batch a Uint8Array");
+    return NULL;
+  }
+  if (from < 0 || to < from || (size_t)to > r->group_len || to - from > MAX_GROUP) {
+    napi_throw_range_error(env, "FLOWLENS_NATIVE", "resolve: records [from, to) out of the group arrays");
+    return NULL;
+  }
+  const int32_t *index = index_data;
+  const uint8_t *batch = batch_data;
+  /* index_len is a power of two times 2 ([hash, slot + 1] pairs). */
+  uint32_t entries = (uint32_t)(index_len / 2);
+  if (entries == 0 || (entries & (entries - 1)) != 0) {
+    napi_create_int32(env, from, &result);
+    return result;
+  }
+  uint32_t mask = entries - 1;
+  const int32_t *L = r->layout;
+  const size_t rec_bytes = (size_t)L[L_RECORD_BYTES];
+  const int32_t key_bytes = L[L_KEY_BYTES];
+  int32_t used = r->ctl[C_USED];
+  if (used < 0 || (size_t)used * rec_bytes > r->table_bytes || (size_t)used > r->lru_len) used = 0;
+
+  int32_t n = to - from;
+  uint32_t hash[2 * MAX_GROUP];
+  int32_t slot[2 * MAX_GROUP];
+  int32_t ok_to = n; /* records before this one have hashable keys */
+  /* Step 1: hashes; their index entries prefetched. */
+  for (int32_t k = 0; k < n; k++) {
+    const int32_t *a = r->addrs + 4 * (from + k);
+    int32_t s0 = a[0], s1 = a[1], d0 = a[2], d1 = a[3];
+    if (s0 < 0 || d0 < 0 || s1 <= s0 || d1 <= d0 || s1 - s0 > key_bytes || d1 - d0 > key_bytes ||
+        (size_t)s1 > batch_len || (size_t)d1 > batch_len) {
+      ok_to = k;
+      break;
+    }
+    uint32_t bits = 0;
+    hash[2 * k] = fnv1a(batch + s0, s1 - s0, &bits);
+    hash[2 * k + 1] = fnv1a(batch + d0, d1 - d0, &bits);
+    if (bits >= 0x80) {
+      ok_to = k;
+      break;
+    }
+    __builtin_prefetch(index + 2 * (hash[2 * k] & mask));
+    __builtin_prefetch(index + 2 * (hash[2 * k + 1] & mask));
+  }
+  /* Step 2: slots from the entries; the records' hot lines and cell ids prefetched. */
+  for (int32_t j = 0; j < 2 * ok_to; j++) {
+    const int32_t *e = index + 2 * (hash[j] & mask);
+    int32_t s = (uint32_t)e[0] == hash[j] ? e[1] - 1 : -1;
+    if (s >= used) s = -1;
+    slot[j] = s;
+    if (s < 0) continue;
+    const uint8_t *rec = r->table + (size_t)s * rec_bytes;
+    for (int32_t b = 0; b < 320; b += 64) __builtin_prefetch(rec + b, 1);
+    __builtin_prefetch(rec + L[L_B_APP_CELLS]);
+    __builtin_prefetch(rec + L[L_B_PEER_CELLS]);
+    __builtin_prefetch(rec + L[L_B_PEER_CELLS] + L[L_REGION_IDS] - 4);
+    __builtin_prefetch(r->lru_prev + s, 1);
+    __builtin_prefetch(r->lru_next + s, 1);
+  }
+  /* Step 3: the cells counting will read, and the LRU neighbours. */
+  for (int32_t j = 0; j < 2 * ok_to; j++) {
+    int32_t s = slot[j];
+    int32_t peer = slot[j ^ 1];
+    if (s < 0) continue;
+    const uint8_t *rec = r->table + (size_t)s * rec_bytes;
+    const int32_t *i32 = (const int32_t *)rec;
+    if (peer >= 0) {
+      int32_t app = r->apps[from + (j >> 1)];
+      prefetch_cell_ids(r, rec, L[L_B_APP_CELLS], i32[L[L_I_APPS]], app);
+      const int32_t *p32 = (const int32_t *)(r->table + (size_t)peer * rec_bytes);
+      prefetch_cell_ids(r, rec, L[L_B_PEER_CELLS], i32[L[L_I_PEERS]], p32[L[L_I_HASH]]);
+    }
+    int32_t p = r->lru_prev[s], q = r->lru_next[s];
+    if (p >= 0 && (size_t)p < r->lru_len) __builtin_prefetch(r->lru_next + p, 1);
+    if (q >= 0 && (size_t)q < r->lru_len) __builtin_prefetch(r->lru_prev + q, 1);
+  }
+  /* Step 4: in order, each record's two hosts checked and marked seen; stop at the first miss. */
+  int32_t k = 0;
+  for (; k < ok_to; k++) {
+    const int32_t *a = r->addrs + 4 * (from + k);
+    int32_t src = slot[2 * k], dst = slot[2 * k + 1];
+    if (src < 0 || dst < 0) break;
+    const uint8_t *rs = r->table + (size_t)src * rec_bytes;
+    const uint8_t *rd = r->table + (size_t)dst * rec_bytes;
+    if (((const int32_t *)rs)[L[L_I_KEY_LEN]] != a[1] - a[0] || ((const int32_t *)rd)[L[L_I_KEY_LEN]] != a[3] - a[2] ||
+        memcmp(rs + L[L_B_KEY], batch + a[0], (size_t)(a[1] - a[0])) != 0 ||
+        memcmp(rd + L[L_B_KEY], batch + a[2], (size_t)(a[3] - a[2])) != 0 || !links_ok(r, src) || !links_ok(r, dst))
+      break;
+    for (int side = 0; side < 2; side++) {
+      int32_t s = side == 0 ? src : dst;
+      ((double *)(r->table + (size_t)s * rec_bytes))[L[L_R_LAST_SEEN]] = now;
+      if (s != r->ctl[C_TAIL]) {
+        lru_unlink(r, s);
+        lru_append(r, s);
+      }
+    }
+    r->slots[2 * (from + k)] = src;
+    r->slots[2 * (from + k) + 1] = dst;
+  }
+  napi_create_int32(env, from + k, &result);
+  return result;
+}
+
+static int typed(napi_env env, napi_value v, napi_typedarray_type want, void **data, size_t *len) {
+  napi_typedarray_type type;
+  return napi_get_typedarray_info(env, v, &type, len, data, NULL, NULL) == napi_ok && type == want;
+}
+
+/* hostResolver(layout, table: ArrayBuffer, lruPrev, lruNext, ctl: Int32Array, addrs, apps,
+ * slots: Int32Array): resolve(). The arrays are kept referenced for the resolver's life. */
+napi_value fl_napi_host_resolver(napi_env env, napi_callback_info info) {
+  size_t argc = 8;
+  napi_value argv[8];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 8) {
+    napi_throw_type_error(env, "FLOWLENS_NATIVE", "hostResolver: 8 arguments expected");
+    return NULL;
+  }
+  resolver *r = calloc(1, sizeof *r);
+  if (r == NULL) {
+    napi_throw_error(env, "FLOWLENS_NATIVE", "hostResolver: out of memory");
+    return NULL;
+  }
+  const char *bad = NULL;
+  for (int i = 0; i < L_COUNT && bad == NULL; i++) {
+    napi_value v;
+    if (napi_get_named_property(env, argv[0], layout_names[i], &v) != napi_ok ||
+        napi_get_value_int32(env, v, &r->layout[i]) != napi_ok || r->layout[i] < 0)
+      bad = "hostResolver: layout fields must be non-negative integers";
+  }
+  void *data = NULL;
+  size_t len = 0, prev_len = 0, next_len = 0, ctl_len = 0, addrs_len = 0, apps_len = 0, slots_len = 0;
+  if (bad == NULL && (napi_get_arraybuffer_info(env, argv[1], &data, &len) != napi_ok)) bad = "hostResolver: table must be an ArrayBuffer";
+  r->table = data;
+  r->table_bytes = len;
+  if (bad == NULL && (!typed(env, argv[2], napi_int32_array, (void **)&r->lru_prev, &prev_len) ||
+                      !typed(env, argv[3], napi_int32_array, (void **)&r->lru_next, &next_len) ||
+                      !typed(env, argv[4], napi_int32_array, (void **)&r->ctl, &ctl_len) ||
+                      !typed(env, argv[5], napi_int32_array, (void **)&r->addrs, &addrs_len) ||
+                      !typed(env, argv[6], napi_int32_array, (void **)&r->apps, &apps_len) ||
+                      !typed(env, argv[7], napi_int32_array, (void **)&r->slots, &slots_len)))
+    bad = "hostResolver: lruPrev, lruNext, ctl, addrs, apps and slots must be Int32Arrays";
+  const int32_t *L = r->layout;
+  if (bad == NULL && (L[L_RECORD_BYTES] % 64 != 0 || L[L_B_KEY] + L[L_KEY_BYTES] > L[L_RECORD_BYTES] ||
+                      4 * (L[L_I_KEY_LEN] + 1) > L[L_RECORD_BYTES] || 4 * (L[L_I_HASH] + 1) > L[L_RECORD_BYTES] ||
+                      4 * (L[L_I_APPS] + 1) > L[L_RECORD_BYTES] || 4 * (L[L_I_PEERS] + 1) > L[L_RECORD_BYTES] ||
+                      8 * (L[L_R_LAST_SEEN] + 1) > L[L_RECORD_BYTES] ||
+                      L[L_B_APP_CELLS] + L[L_REGION_IDS] + L[L_INLINE_CELLS] * L[L_CELL_BYTES] > L[L_RECORD_BYTES] ||
+                      L[L_B_PEER_CELLS] + L[L_REGION_IDS] + L[L_INLINE_CELLS] * L[L_CELL_BYTES] > L[L_RECORD_BYTES] ||
+                      4 * L[L_INLINE_CELLS] > L[L_REGION_IDS]))
+    bad = "hostResolver: the layout does not fit in a record";
+  if (bad == NULL && (ctl_len < C_LEN || prev_len != next_len)) bad = "hostResolver: ctl needs 3 entries, lruPrev and lruNext one length";
+  if (bad != NULL) {
+    free(r);
+    napi_throw_type_error(env, "FLOWLENS_NATIVE", bad);
+    return NULL;
+  }
+  r->lru_len = prev_len;
+  size_t group = addrs_len / 4;
+  if (apps_len < group) group = apps_len;
+  if (slots_len / 2 < group) group = slots_len / 2;
+  r->group_len = group;
+  for (int i = 1; i < 8; i++) napi_create_reference(env, argv[i], 1, &r->refs[i - 1]);
+  napi_value fn;
+  if (napi_create_function(env, "resolve", NAPI_AUTO_LENGTH, resolve, r, &fn) != napi_ok ||
+      napi_add_finalizer(env, fn, r, resolver_free, NULL, NULL) != napi_ok) {
+    resolver_free(env, r, NULL);
+    napi_throw_error(env, "FLOWLENS_NATIVE", "hostResolver: could not make the function");
+    return NULL;
+  }
+  return fn;
+}
