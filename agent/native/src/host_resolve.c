@@ -119,6 +119,27 @@ static inline void prefetch_cell_ids(const resolver *r, const uint8_t *rec, int3
   if (n >= 0 && n < inline_cells) __builtin_prefetch(rec + region + r->layout[L_REGION_IDS] + n * r->layout[L_CELL_BYTES], 1);
 }
 
+/* Whether slot s holds the key. */
+static inline int key_at(const resolver *r, int32_t s, const uint8_t *key, int32_t len) {
+  const uint8_t *rec = r->table + (size_t)s * (size_t)r->layout[L_RECORD_BYTES];
+  return ((const int32_t *)rec)[r->layout[L_I_KEY_LEN]] == len && memcmp(rec + r->layout[L_B_KEY], key, (size_t)len) == 0;
+}
+
+/* The slot of a key in the index (linear probing from its home), or -1. At most every entry is
+ * looked at: an index without an empty entry (never, unless corrupted) cannot loop forever. */
+static int32_t probe(const resolver *r, const int32_t *index, uint32_t mask, int32_t used, uint32_t h, const uint8_t *key,
+                     int32_t len) {
+  for (uint32_t p = h & mask, n = 0; n <= mask; p = (p + 1) & mask, n++) {
+    int32_t s1 = index[2 * p + 1];
+    if (s1 == 0) return -1;
+    if ((uint32_t)index[2 * p] != h) continue;
+    int32_t s = s1 - 1;
+    if (s < 0 || s >= used) return -1;
+    if (key_at(r, s, key, len)) return s;
+  }
+  return -1;
+}
+
 /* resolve(index: Int32Array, batch: Uint8Array, from, to, now): number */
 static napi_value resolve(napi_env env, napi_callback_info info) {
   size_t argc = 5;
@@ -187,8 +208,15 @@ static napi_value resolve(napi_env env, napi_callback_info info) {
   }
   /* Step 2: slots from the entries; the records' hot lines and cell ids prefetched. */
   for (int32_t j = 0; j < 2 * ok_to; j++) {
-    const int32_t *e = index + 2 * (hash[j] & mask);
-    int32_t s = (uint32_t)e[0] == hash[j] ? e[1] - 1 : -1;
+    /* The first entry with the key's hash: nearly always its host (step 4 checks the key). */
+    int32_t s = -1;
+    for (uint32_t p = hash[j] & mask, m = 0; m <= mask; p = (p + 1) & mask, m++) {
+      if (index[2 * p + 1] == 0) break;
+      if ((uint32_t)index[2 * p] == hash[j]) {
+        s = index[2 * p + 1] - 1;
+        break;
+      }
+    }
     if (s >= used) s = -1;
     slot[j] = s;
     if (s < 0) continue;
@@ -217,28 +245,30 @@ static napi_value resolve(napi_env env, napi_callback_info info) {
     if (p >= 0 && (size_t)p < r->lru_len) __builtin_prefetch(r->lru_next + p, 1);
     if (q >= 0 && (size_t)q < r->lru_len) __builtin_prefetch(r->lru_prev + q, 1);
   }
-  /* Step 4: in order, each record's two hosts checked and marked seen; stop at the first miss. */
+  /* Step 4: in order, each record's two hosts found (probing on from the home entry, as
+   * HostTable.lookup() does) and marked seen; stop at the first that is not in the table. */
   int32_t k = 0;
   for (; k < ok_to; k++) {
     const int32_t *a = r->addrs + 4 * (from + k);
-    int32_t src = slot[2 * k], dst = slot[2 * k + 1];
-    if (src < 0 || dst < 0) break;
-    const uint8_t *rs = r->table + (size_t)src * rec_bytes;
-    const uint8_t *rd = r->table + (size_t)dst * rec_bytes;
-    if (((const int32_t *)rs)[L[L_I_KEY_LEN]] != a[1] - a[0] || ((const int32_t *)rd)[L[L_I_KEY_LEN]] != a[3] - a[2] ||
-        memcmp(rs + L[L_B_KEY], batch + a[0], (size_t)(a[1] - a[0])) != 0 ||
-        memcmp(rd + L[L_B_KEY], batch + a[2], (size_t)(a[3] - a[2])) != 0 || !links_ok(r, src) || !links_ok(r, dst))
-      break;
+    int32_t found[2];
     for (int side = 0; side < 2; side++) {
-      int32_t s = side == 0 ? src : dst;
+      int32_t start = a[2 * side], len = a[2 * side + 1] - start;
+      uint32_t h = hash[2 * k + side];
+      int32_t s = slot[2 * k + side];
+      if (s < 0 || !key_at(r, s, batch + start, len)) s = probe(r, index, mask, used, h, batch + start, len);
+      found[side] = s;
+    }
+    if (found[0] < 0 || found[1] < 0 || !links_ok(r, found[0]) || !links_ok(r, found[1])) break;
+    for (int side = 0; side < 2; side++) {
+      int32_t s = found[side];
       ((double *)(r->table + (size_t)s * rec_bytes))[L[L_R_LAST_SEEN]] = now;
       if (s != r->ctl[C_TAIL]) {
         lru_unlink(r, s);
         lru_append(r, s);
       }
     }
-    r->slots[2 * (from + k)] = src;
-    r->slots[2 * (from + k) + 1] = dst;
+    r->slots[2 * (from + k)] = found[0];
+    r->slots[2 * (from + k) + 1] = found[1];
   }
   napi_create_int32(env, from + k, &result);
   return result;
