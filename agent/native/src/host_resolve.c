@@ -35,12 +35,47 @@ enum {
   L_INLINE_CELLS,
   L_I_APPS,
   L_I_PEERS,
+  /* Counting (account()): */
+  L_R_BYTES_SENT,
+  L_R_BYTES_RCVD,
+  L_R_PACKETS_SENT,
+  L_R_PACKETS_RCVD,
+  L_R_FLOWS_CLIENT,
+  L_R_FLOWS_SERVER,
+  L_R_RETRANSMITS,
+  L_R_CLIENT_LAT_SUM,
+  L_R_CLIENT_LAT_FLOWS,
+  L_R_SERVER_LAT_SUM,
+  L_R_SERVER_LAT_FLOWS,
+  L_I_GEN,
+  L_I_PEER0,
+  L_R_APP0,
+  L_R_PEER0,
+  L_R_OTHER_APPS,
+  L_R_OTHER_PEERS,
+  L_I_APP0,
+  L_I_PEER0_SLOT,
+  L_I_PEER0_GEN,
+  L_I_NODE0,
+  L_CELL_SLOT,
+  L_CELL_GEN,
   L_COUNT
+};
+
+/* What kind of field each layout entry is, for the bounds check: a float64 or int32 index into
+ * the record (F, I), a byte offset or size (B). */
+static const char layout_kind[L_COUNT] = {
+    'B', 'B', 'B', 'I', 'I', 'F', 'B', 'B', 'B', 'B', 'B', 'I', 'I', /* lookups */
+    'F', 'F', 'F', 'F', 'F', 'F', 'F', 'F', 'F', 'F', 'F', 'I', 'I', 'T', 'T', 'T', 'T', 'I', 'I', 'I', 'I', 'C', 'C',
 };
 
 static const char *const layout_names[L_COUNT] = {
     "recordBytes", "keyBytes",   "keyOffset",    "keyLengthInt",  "hashInt",  "lastSeenF64",  "appCellsOffset",
     "peerCellsOffset", "regionIdBytes", "cellBytes", "inlineCells", "appsInt", "peersInt",
+    "bytesSentF64", "bytesRcvdF64", "packetsSentF64", "packetsRcvdF64", "flowsClientF64", "flowsServerF64",
+    "retransmitsF64", "clientLatencySumF64", "clientLatencyFlowsF64", "serverLatencySumF64", "serverLatencyFlowsF64",
+    "genInt", "peer0HashInt", "app0CountsF64", "peer0CountsF64", "otherAppsF64", "otherPeersF64", "app0Int",
+    "peer0SlotInt", "peer0GenInt", "node0Int", "cellSlotInt", "cellGenInt",
 };
 
 /* ctl: [0] LRU head, [1] LRU tail, [2] slots in use (records that may be read). */
@@ -57,14 +92,26 @@ typedef struct {
   const int32_t *addrs; /* 4 per record: src start, src end, dst start, dst end (-1: not bytes) */
   const int32_t *apps;  /* application id per record (-1: unknown) */
   int32_t *slots;       /* out: 2 per record */
-  size_t group_len;     /* records addrs, apps and slots have room for */
-  napi_ref refs[7];
+  const double *nums;   /* NUMS per record, for account() */
+  int32_t *flags;       /* out of account(): per record, the NEW_* bits */
+  size_t group_len;     /* records addrs, apps, slots, nums and flags have room for */
+  int32_t cell_cap;     /* keys counted apart per host and list */
+  napi_ref refs[9];
 } resolver;
+
+#define N_REFS 9
+
+/* nums per record: src->dst bytes and packets, dst->src bytes and packets, new flow (0/1),
+ * src and dst retransmissions, client and server latency to add (< 0: none). */
+enum { N_S2D_BYTES, N_S2D_PACKETS, N_D2S_BYTES, N_D2S_PACKETS, N_NEW, N_SRC_RETR, N_DST_RETR, N_CLIENT_LAT, N_SERVER_LAT, NUMS };
+
+/* flags: what JS completes after account() (the strings and objects C does not hold). */
+enum { NEW_SRC_APP = 1, NEW_DST_APP = 2, NEW_SRC_PEER = 4, NEW_DST_PEER = 8 };
 
 static void resolver_free(napi_env env, void *data, void *hint) {
   (void)hint;
   resolver *r = data;
-  for (int i = 0; i < 7; i++)
+  for (int i = 0; i < N_REFS; i++)
     if (r->refs[i] != NULL) napi_delete_reference(env, r->refs[i]);
   free(r);
 }
@@ -147,11 +194,12 @@ static napi_value resolve(napi_env env, napi_callback_info info) {
   resolver *r = NULL;
   int32_t from = 0, to = 0;
   double now = 0;
-  napi_value result;
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, (void **)&r) != napi_ok || argc < 5 ||
+  napi_value result, self;
+  if (napi_get_cb_info(env, info, &argc, argv, &self, NULL) != napi_ok || argc < 5 ||
+      napi_unwrap(env, self, (void **)&r) != napi_ok || r == NULL ||
       napi_get_value_int32(env, argv[2], &from) != napi_ok || napi_get_value_int32(env, argv[3], &to) != napi_ok ||
       napi_get_value_double(env, argv[4], &now) != napi_ok) {
-    napi_throw_type_error(env, "FLOWLENS_NATIVE", "resolve(index, batch, from, to, now): bad arguments");
+    napi_throw_type_error(env, "FLOWLENS_NATIVE", "resolver.resolve(index, batch, from, to, now): bad arguments");
     return NULL;
   }
   napi_typedarray_type type;
@@ -274,18 +322,219 @@ static napi_value resolve(napi_env env, napi_callback_info info) {
   return result;
 }
 
+
+/* What counting a key in a host's cells (HostTable.addApp/addPeer) will do. */
+enum { PLAN_JS, PLAN_FIRST_NEW, PLAN_FIRST, PLAN_CELL, PLAN_CELL_NEW, PLAN_OTHER };
+
+typedef struct {
+  int kind;
+  int32_t cell; /* for PLAN_CELL, PLAN_CELL_NEW */
+} plan;
+
+#define I32(rec) ((int32_t *)(rec))
+#define F64(rec) ((double *)(rec))
+
+/* Where `id` goes among a host's cells of `region` (the first key's fields given), or PLAN_JS
+ * when only JS can tell: a peer that may be the same host in another slot (told by its address
+ * string), or keys beyond the inline cells in a pool block. */
+static plan plan_cells(const resolver *r, const uint8_t *rec, int peer_list, int32_t id, int32_t peer_slot,
+                       int32_t peer_gen) {
+  const int32_t *L = r->layout;
+  const int32_t *i32 = I32(rec);
+  int32_t count = i32[peer_list ? L[L_I_PEERS] : L[L_I_APPS]];
+  plan p = {PLAN_JS, 0};
+  if (count == 0) {
+    p.kind = PLAN_FIRST_NEW;
+    return p;
+  }
+  if (!peer_list) {
+    if (i32[L[L_I_APP0]] == id) {
+      p.kind = PLAN_FIRST;
+      return p;
+    }
+  } else if (i32[L[L_I_PEER0]] == id) {
+    if (i32[L[L_I_PEER0_SLOT]] == peer_slot && i32[L[L_I_PEER0_GEN]] == peer_gen) p.kind = PLAN_FIRST;
+    return p; /* else: the same address in another slot, or another with its hash: JS */
+  }
+  int32_t region = peer_list ? L[L_B_PEER_CELLS] : L[L_B_APP_CELLS];
+  int32_t inline_cells = L[L_INLINE_CELLS];
+  int32_t n = count - 1;
+  if (n < 0) return p;
+  int32_t m = n < inline_cells ? n : inline_cells;
+  const int32_t *ids = (const int32_t *)(rec + region);
+  for (int32_t c = 0; c < m; c++) {
+    if (ids[c] != id) continue;
+    if (peer_list) {
+      const int32_t *cell = (const int32_t *)(rec + region + L[L_REGION_IDS] + c * L[L_CELL_BYTES]);
+      if (cell[L[L_CELL_SLOT]] != peer_slot || cell[L[L_CELL_GEN]] != peer_gen) return p;
+    }
+    p.kind = PLAN_CELL;
+    p.cell = c;
+    return p;
+  }
+  int pool = r->cell_cap - 1 > inline_cells;
+  if (n > inline_cells && pool) return p;
+  if (n + 1 >= r->cell_cap) {
+    p.kind = PLAN_OTHER;
+    return p;
+  }
+  if (n < inline_cells) {
+    p.kind = PLAN_CELL_NEW;
+    p.cell = n;
+  }
+  return p;
+}
+
+static inline void add3(double *c, double bytes, double packets, double flows) {
+  c[0] += bytes;
+  c[1] += packets;
+  c[2] += flows;
+}
+
+static void apply_cells(const resolver *r, uint8_t *rec, int peer_list, plan p, int32_t id, int32_t peer_slot,
+                        int32_t peer_gen, double bytes, double packets, double flows) {
+  const int32_t *L = r->layout;
+  int32_t *i32 = I32(rec);
+  double *f64 = F64(rec);
+  int32_t region = peer_list ? L[L_B_PEER_CELLS] : L[L_B_APP_CELLS];
+  int32_t count_field = peer_list ? L[L_I_PEERS] : L[L_I_APPS];
+  double *first = f64 + (peer_list ? L[L_R_PEER0] : L[L_R_APP0]);
+  switch (p.kind) {
+    case PLAN_FIRST_NEW:
+      if (peer_list) {
+        i32[L[L_I_PEER0]] = id;
+        i32[L[L_I_PEER0_SLOT]] = peer_slot;
+        i32[L[L_I_PEER0_GEN]] = peer_gen;
+      } else {
+        i32[L[L_I_APP0]] = id;
+      }
+      i32[count_field] = 1;
+      first[0] = bytes;
+      first[1] = packets;
+      first[2] = flows;
+      break;
+    case PLAN_FIRST:
+      add3(first, bytes, packets, flows);
+      break;
+    case PLAN_CELL:
+      add3((double *)(rec + region + L[L_REGION_IDS] + p.cell * L[L_CELL_BYTES]), bytes, packets, flows);
+      break;
+    case PLAN_CELL_NEW: {
+      uint8_t *at = rec + region + L[L_REGION_IDS] + p.cell * L[L_CELL_BYTES];
+      ((int32_t *)(rec + region))[p.cell] = id;
+      ((int32_t *)at)[L[L_CELL_SLOT]] = peer_list ? peer_slot : -1;
+      ((int32_t *)at)[L[L_CELL_GEN]] = peer_list ? peer_gen : 0;
+      double *c = (double *)at;
+      c[0] = bytes;
+      c[1] = packets;
+      c[2] = flows;
+      i32[count_field] = p.cell + 2;
+      break;
+    }
+    case PLAN_OTHER:
+      add3(f64 + (peer_list ? L[L_R_OTHER_PEERS] : L[L_R_OTHER_APPS]), bytes, packets, flows);
+      break;
+  }
+}
+
+/* account(from, to, node): counts group records [from, to) in their hosts (slots from resolve()
+ * or JS), as LiveState's JS counting would, in order; stops at the first record only JS can
+ * count (returns its position; `to` when all were counted). */
+static napi_value account(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  resolver *r = NULL;
+  int32_t from = 0, to = 0, node = 0;
+  napi_value result, self;
+  if (napi_get_cb_info(env, info, &argc, argv, &self, NULL) != napi_ok || argc < 3 ||
+      napi_unwrap(env, self, (void **)&r) != napi_ok || r == NULL ||
+      napi_get_value_int32(env, argv[0], &from) != napi_ok || napi_get_value_int32(env, argv[1], &to) != napi_ok ||
+      napi_get_value_int32(env, argv[2], &node) != napi_ok) {
+    napi_throw_type_error(env, "FLOWLENS_NATIVE", "resolver.account(from, to, node): bad arguments");
+    return NULL;
+  }
+  if (from < 0 || to < from || (size_t)to > r->group_len) {
+    napi_throw_range_error(env, "FLOWLENS_NATIVE", "account: records [from, to) out of the group arrays");
+    return NULL;
+  }
+  const int32_t *L = r->layout;
+  const size_t rec_bytes = (size_t)L[L_RECORD_BYTES];
+  int32_t used = r->ctl[C_USED];
+  if (used < 0 || (size_t)used * rec_bytes > r->table_bytes) used = 0;
+  int32_t k = from;
+  for (; k < to; k++) {
+    int32_t src = r->slots[2 * k], dst = r->slots[2 * k + 1];
+    /* A field that is not an address, or a host talking to itself: JS. */
+    if (src < 0 || dst < 0 || src >= used || dst >= used || src == dst) break;
+    uint8_t *rs = r->table + (size_t)src * rec_bytes;
+    uint8_t *rd = r->table + (size_t)dst * rec_bytes;
+    if (I32(rs)[L[L_I_NODE0]] != node || I32(rd)[L[L_I_NODE0]] != node) break;
+    int32_t app = r->apps[k];
+    if (app < 0) break;
+    int32_t src_hash = I32(rs)[L[L_I_HASH]], dst_hash = I32(rd)[L[L_I_HASH]];
+    int32_t src_gen = I32(rs)[L[L_I_GEN]], dst_gen = I32(rd)[L[L_I_GEN]];
+    plan src_app = plan_cells(r, rs, 0, app, -1, 0);
+    plan dst_app = plan_cells(r, rd, 0, app, -1, 0);
+    plan src_peer = plan_cells(r, rs, 1, dst_hash, dst, dst_gen);
+    plan dst_peer = plan_cells(r, rd, 1, src_hash, src, src_gen);
+    if (src_app.kind == PLAN_JS || dst_app.kind == PLAN_JS || src_peer.kind == PLAN_JS || dst_peer.kind == PLAN_JS) break;
+    const double *v = r->nums + (size_t)NUMS * (size_t)k;
+    double bytes = v[N_S2D_BYTES] + v[N_D2S_BYTES];
+    double packets = v[N_S2D_PACKETS] + v[N_D2S_PACKETS];
+    double nf = v[N_NEW];
+    double *fs = F64(rs), *fd = F64(rd);
+    fs[L[L_R_BYTES_SENT]] += v[N_S2D_BYTES];
+    fs[L[L_R_BYTES_RCVD]] += v[N_D2S_BYTES];
+    fs[L[L_R_PACKETS_SENT]] += v[N_S2D_PACKETS];
+    fs[L[L_R_PACKETS_RCVD]] += v[N_D2S_PACKETS];
+    fd[L[L_R_BYTES_SENT]] += v[N_D2S_BYTES];
+    fd[L[L_R_BYTES_RCVD]] += v[N_S2D_BYTES];
+    fd[L[L_R_PACKETS_SENT]] += v[N_D2S_PACKETS];
+    fd[L[L_R_PACKETS_RCVD]] += v[N_S2D_PACKETS];
+    apply_cells(r, rs, 0, src_app, app, -1, 0, bytes, packets, nf);
+    apply_cells(r, rs, 1, src_peer, dst_hash, dst, dst_gen, bytes, packets, nf);
+    apply_cells(r, rd, 0, dst_app, app, -1, 0, bytes, packets, nf);
+    apply_cells(r, rd, 1, dst_peer, src_hash, src, src_gen, bytes, packets, nf);
+    fs[L[L_R_FLOWS_CLIENT]] += nf;
+    fs[L[L_R_RETRANSMITS]] += v[N_SRC_RETR];
+    if (v[N_CLIENT_LAT] >= 0) {
+      fs[L[L_R_CLIENT_LAT_SUM]] += v[N_CLIENT_LAT];
+      fs[L[L_R_CLIENT_LAT_FLOWS]] += 1;
+    }
+    fd[L[L_R_FLOWS_SERVER]] += nf;
+    fd[L[L_R_RETRANSMITS]] += v[N_DST_RETR];
+    if (v[N_SERVER_LAT] >= 0) {
+      fd[L[L_R_SERVER_LAT_SUM]] += v[N_SERVER_LAT];
+      fd[L[L_R_SERVER_LAT_FLOWS]] += 1;
+    }
+    int32_t flags = 0;
+    if (src_app.kind == PLAN_FIRST_NEW || src_app.kind == PLAN_CELL_NEW) flags |= NEW_SRC_APP;
+    if (dst_app.kind == PLAN_FIRST_NEW || dst_app.kind == PLAN_CELL_NEW) flags |= NEW_DST_APP;
+    /* A new peer's cell for JS to note its address in: bits 8-15 (src) and 16-23 (dst), 0 for
+     * the first peer, c + 1 for inline cell c. */
+    if (src_peer.kind == PLAN_FIRST_NEW) flags |= NEW_SRC_PEER;
+    if (src_peer.kind == PLAN_CELL_NEW) flags |= NEW_SRC_PEER | (src_peer.cell + 1) << 8;
+    if (dst_peer.kind == PLAN_FIRST_NEW) flags |= NEW_DST_PEER;
+    if (dst_peer.kind == PLAN_CELL_NEW) flags |= NEW_DST_PEER | (dst_peer.cell + 1) << 16;
+    r->flags[k] = flags;
+  }
+  napi_create_int32(env, k, &result);
+  return result;
+}
+
 static int typed(napi_env env, napi_value v, napi_typedarray_type want, void **data, size_t *len) {
   napi_typedarray_type type;
   return napi_get_typedarray_info(env, v, &type, len, data, NULL, NULL) == napi_ok && type == want;
 }
 
-/* hostResolver(layout, table: ArrayBuffer, lruPrev, lruNext, ctl: Int32Array, addrs, apps,
- * slots: Int32Array): resolve(). The arrays are kept referenced for the resolver's life. */
+/* hostResolver(layout, table: ArrayBuffer, lruPrev, lruNext, ctl, addrs, apps, slots: Int32Array,
+ * nums: Float64Array, flags: Int32Array, cellCap): { resolve, account }. The arrays are kept
+ * referenced for the resolver's life. */
 napi_value fl_napi_host_resolver(napi_env env, napi_callback_info info) {
-  size_t argc = 8;
-  napi_value argv[8];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 8) {
-    napi_throw_type_error(env, "FLOWLENS_NATIVE", "hostResolver: 8 arguments expected");
+  size_t argc = 11;
+  napi_value argv[11];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 11) {
+    napi_throw_type_error(env, "FLOWLENS_NATIVE", "hostResolver: 11 arguments expected");
     return NULL;
   }
   resolver *r = calloc(1, sizeof *r);
@@ -297,12 +546,13 @@ napi_value fl_napi_host_resolver(napi_env env, napi_callback_info info) {
   for (int i = 0; i < L_COUNT && bad == NULL; i++) {
     napi_value v;
     if (napi_get_named_property(env, argv[0], layout_names[i], &v) != napi_ok ||
-        napi_get_value_int32(env, v, &r->layout[i]) != napi_ok || r->layout[i] < 0)
-      bad = "hostResolver: layout fields must be non-negative integers";
+        napi_get_value_int32(env, v, &r->layout[i]) != napi_ok || r->layout[i] < 0 || r->layout[i] > (1 << 20))
+      bad = "hostResolver: layout fields must be integers from 0 to 2^20";
   }
   void *data = NULL;
-  size_t len = 0, prev_len = 0, next_len = 0, ctl_len = 0, addrs_len = 0, apps_len = 0, slots_len = 0;
-  if (bad == NULL && (napi_get_arraybuffer_info(env, argv[1], &data, &len) != napi_ok)) bad = "hostResolver: table must be an ArrayBuffer";
+  size_t len = 0, prev_len = 0, next_len = 0, ctl_len = 0, addrs_len = 0, apps_len = 0, slots_len = 0, nums_len = 0,
+         flags_len = 0;
+  if (bad == NULL && napi_get_arraybuffer_info(env, argv[1], &data, &len) != napi_ok) bad = "hostResolver: table must be an ArrayBuffer";
   r->table = data;
   r->table_bytes = len;
   if (bad == NULL && (!typed(env, argv[2], napi_int32_array, (void **)&r->lru_prev, &prev_len) ||
@@ -310,17 +560,29 @@ napi_value fl_napi_host_resolver(napi_env env, napi_callback_info info) {
                       !typed(env, argv[4], napi_int32_array, (void **)&r->ctl, &ctl_len) ||
                       !typed(env, argv[5], napi_int32_array, (void **)&r->addrs, &addrs_len) ||
                       !typed(env, argv[6], napi_int32_array, (void **)&r->apps, &apps_len) ||
-                      !typed(env, argv[7], napi_int32_array, (void **)&r->slots, &slots_len)))
-    bad = "hostResolver: lruPrev, lruNext, ctl, addrs, apps and slots must be Int32Arrays";
+                      !typed(env, argv[7], napi_int32_array, (void **)&r->slots, &slots_len) ||
+                      !typed(env, argv[8], napi_float64_array, (void **)&r->nums, &nums_len) ||
+                      !typed(env, argv[9], napi_int32_array, (void **)&r->flags, &flags_len)))
+    bad = "hostResolver: lruPrev, lruNext, ctl, addrs, apps, slots and flags must be Int32Arrays, nums a Float64Array";
+  if (bad == NULL && (napi_get_value_int32(env, argv[10], &r->cell_cap) != napi_ok || r->cell_cap < 1))
+    bad = "hostResolver: cellCap must be a positive integer";
   const int32_t *L = r->layout;
-  if (bad == NULL && (L[L_RECORD_BYTES] % 64 != 0 || L[L_B_KEY] + L[L_KEY_BYTES] > L[L_RECORD_BYTES] ||
-                      4 * (L[L_I_KEY_LEN] + 1) > L[L_RECORD_BYTES] || 4 * (L[L_I_HASH] + 1) > L[L_RECORD_BYTES] ||
-                      4 * (L[L_I_APPS] + 1) > L[L_RECORD_BYTES] || 4 * (L[L_I_PEERS] + 1) > L[L_RECORD_BYTES] ||
-                      8 * (L[L_R_LAST_SEEN] + 1) > L[L_RECORD_BYTES] ||
-                      L[L_B_APP_CELLS] + L[L_REGION_IDS] + L[L_INLINE_CELLS] * L[L_CELL_BYTES] > L[L_RECORD_BYTES] ||
-                      L[L_B_PEER_CELLS] + L[L_REGION_IDS] + L[L_INLINE_CELLS] * L[L_CELL_BYTES] > L[L_RECORD_BYTES] ||
-                      4 * L[L_INLINE_CELLS] > L[L_REGION_IDS]))
-    bad = "hostResolver: the layout does not fit in a record";
+  if (bad == NULL) {
+    int32_t rb = L[L_RECORD_BYTES];
+    if (rb % 64 != 0 || L[L_B_KEY] + L[L_KEY_BYTES] > rb || 4 * L[L_INLINE_CELLS] > L[L_REGION_IDS] ||
+        L[L_B_APP_CELLS] + L[L_REGION_IDS] + L[L_INLINE_CELLS] * L[L_CELL_BYTES] > rb ||
+        L[L_B_PEER_CELLS] + L[L_REGION_IDS] + L[L_INLINE_CELLS] * L[L_CELL_BYTES] > rb || L[L_CELL_BYTES] < 24 ||
+        L[L_CELL_BYTES] % 8 != 0 || L[L_B_APP_CELLS] % 8 != 0 || L[L_B_PEER_CELLS] % 8 != 0 || L[L_REGION_IDS] % 8 != 0)
+      bad = "hostResolver: the layout does not fit in a record";
+    for (int i = 0; i < L_COUNT && bad == NULL; i++) {
+      int64_t end = layout_kind[i] == 'F' ? 8 * ((int64_t)L[i] + 1)
+                    : layout_kind[i] == 'T' ? 8 * ((int64_t)L[i] + 3)
+                    : layout_kind[i] == 'I' ? 4 * ((int64_t)L[i] + 1)
+                                            : 0;
+      if (layout_kind[i] == 'C' && 4 * ((int64_t)L[i] + 1) > L[L_CELL_BYTES]) bad = "hostResolver: a cell field is outside the cell";
+      if (end > rb) bad = "hostResolver: the layout does not fit in a record";
+    }
+  }
   if (bad == NULL && (ctl_len < C_LEN || prev_len != next_len)) bad = "hostResolver: ctl needs 3 entries, lruPrev and lruNext one length";
   if (bad != NULL) {
     free(r);
@@ -331,14 +593,20 @@ napi_value fl_napi_host_resolver(napi_env env, napi_callback_info info) {
   size_t group = addrs_len / 4;
   if (apps_len < group) group = apps_len;
   if (slots_len / 2 < group) group = slots_len / 2;
+  if (nums_len / NUMS < group) group = nums_len / NUMS;
+  if (flags_len < group) group = flags_len;
   r->group_len = group;
-  for (int i = 1; i < 8; i++) napi_create_reference(env, argv[i], 1, &r->refs[i - 1]);
-  napi_value fn;
-  if (napi_create_function(env, "resolve", NAPI_AUTO_LENGTH, resolve, r, &fn) != napi_ok ||
-      napi_add_finalizer(env, fn, r, resolver_free, NULL, NULL) != napi_ok) {
+  for (int i = 1; i < 10; i++) napi_create_reference(env, argv[i], 1, &r->refs[i - 1]);
+  napi_value obj, fn_resolve, fn_account;
+  if (napi_create_object(env, &obj) != napi_ok ||
+      napi_create_function(env, "resolve", NAPI_AUTO_LENGTH, resolve, NULL, &fn_resolve) != napi_ok ||
+      napi_create_function(env, "account", NAPI_AUTO_LENGTH, account, NULL, &fn_account) != napi_ok ||
+      napi_set_named_property(env, obj, "resolve", fn_resolve) != napi_ok ||
+      napi_set_named_property(env, obj, "account", fn_account) != napi_ok ||
+      napi_wrap(env, obj, r, resolver_free, NULL, NULL) != napi_ok) {
     resolver_free(env, r, NULL);
-    napi_throw_error(env, "FLOWLENS_NATIVE", "hostResolver: could not make the function");
+    napi_throw_error(env, "FLOWLENS_NATIVE", "hostResolver: could not make the functions");
     return NULL;
   }
-  return fn;
+  return obj;
 }

@@ -144,9 +144,10 @@ export interface NativeEngine {
    */
   hugeBuffer(bytes: number): ArrayBuffer;
   /**
-   * The aggregator host table's lookups for a group of records, in C with read-ahead: returns
-   * resolve(index, batch, from, to, now), which looks up and marks seen the hosts of group
-   * records [from, to) in order, writing their slots, and returns where it stopped (see
+   * The aggregator host table's lookups and counting for a group of records, in C with
+   * read-ahead: resolve(index, batch, from, to, now) looks up and marks seen the hosts of group
+   * records [from, to) in order, writing their slots; account(from, to, node) counts them in
+   * their hosts; each returns where it stopped, the first record only JS can do (see
    * agent/native/src/host_resolve.c). The arrays are the table's own, shared, never copied.
    */
   hostResolver(
@@ -158,7 +159,14 @@ export interface NativeEngine {
     addrs: Int32Array,
     apps: Int32Array,
     slots: Int32Array,
-  ): (index: Int32Array, batch: Uint8Array, from: number, to: number, now: number) => number;
+    nums: Float64Array,
+    flags: Int32Array,
+    cellCap: number,
+  ): {
+    resolve(index: Int32Array, batch: Uint8Array, from: number, to: number, now: number): number;
+    /** Counts group records [from, to) in their hosts; returns where it stopped. */
+    account(from: number, to: number, nodeSerial: number): number;
+  };
   flowLayout: FlowLayout;
   riskNames: string[];
 }

@@ -153,13 +153,26 @@ describe("HostTable native lookups", { skip }, () => {
     const addrs = new Int32Array(8);
     const apps = new Int32Array(2);
     const slots = new Int32Array(4);
-    assert.throws(() => f({ ...HOST_LAYOUT, keyOffset: -1 }, table, lru(), lru(), ctl, addrs, apps, slots), TypeError);
+    const nums = new Float64Array(18);
+    const flags = new Int32Array(2);
+    const make = (layout: Record<string, number>, prev = lru(), next = lru(), cellCap = 16) =>
+      f(layout, table, prev, next, ctl, addrs, apps, slots, nums, flags, cellCap);
+    assert.throws(() => make({ ...HOST_LAYOUT, keyOffset: -1 }), TypeError);
+    assert.throws(() => make({ ...HOST_LAYOUT, recordBytes: 64 }), /does not fit/);
+    assert.throws(() => make({ ...HOST_LAYOUT, cellGenInt: 9 }), /outside the cell/);
+    assert.throws(() => make({ ...HOST_LAYOUT, otherPeersF64: HOST_LAYOUT.recordBytes / 8 - 2 }), /does not fit/);
+    assert.throws(() => make(HOST_LAYOUT, lru(), new Int32Array(3)), /one length/);
+    assert.throws(() => make(HOST_LAYOUT, lru(), lru(), 0), /cellCap/);
+    const native = make(HOST_LAYOUT);
+    const resolve = (index: Int32Array, batch: Uint8Array, from: number, to: number, now: number) =>
+      native.resolve(index, batch, from, to, now);
+    const detached = native.resolve;
     assert.throws(
-      () => f({ ...HOST_LAYOUT, recordBytes: 64 }, table, lru(), lru(), ctl, addrs, apps, slots),
-      /does not fit/,
+      () => detached(new Int32Array(16), new Uint8Array(1), 0, 0, 0),
+      TypeError,
+      "called without its object",
     );
-    assert.throws(() => f(HOST_LAYOUT, table, lru(), new Int32Array(3), ctl, addrs, apps, slots), /one length/);
-    const resolve = f(HOST_LAYOUT, table, lru(), lru(), ctl, addrs, apps, slots);
+    assert.throws(() => native.account(0, 3, 1), RangeError, "beyond the group arrays");
     const index = new Int32Array(16);
     const buf = new Uint8Array(Buffer.from("10.0.0.1"));
     assert.throws(() => resolve(index, buf, 0, 3, 0), RangeError, "beyond the group arrays");

@@ -27,7 +27,7 @@ import { type IngestFlow, wireText } from "./ingest-flow.js";
 import { isAddress } from "./labels.js";
 import type { NetworkEntry } from "./network-table.js";
 import type { SeriesSet } from "./ring-series.js";
-import { hostResolverFactory, type ResolveHosts, tableBuffer } from "./table-memory.js";
+import { hostResolverFactory, type NativeHosts, tableBuffer } from "./table-memory.js";
 import type { Counters } from "./types.js";
 
 /** Reporters remembered per host: a host is seen by a few nodes, not by the whole cluster. */
@@ -93,6 +93,7 @@ const R_OTHER_PEERS = 27; // bytes, packets, flows
 const I_APP0 = 60; // first application id, -1 for none
 const I_PEER0_SLOT = 61; // the first peer's slot and generation
 const I_PEER0_GEN = 62;
+const I_NODE0 = 63; // serial of the NodeEntry whose name node0 holds, 0 for none (a cheap first check)
 // Lines 4 and 5: read rarely.
 export const R_CLIENT_LATENCY_SUM = 32;
 export const R_CLIENT_LATENCY_FLOWS = 33;
@@ -122,7 +123,51 @@ export const HOST_LAYOUT = {
   inlineCells: INLINE_CELLS,
   appsInt: I_APPS,
   peersInt: I_PEERS,
+  bytesSentF64: R_BYTES_SENT,
+  bytesRcvdF64: R_BYTES_RCVD,
+  packetsSentF64: R_PACKETS_SENT,
+  packetsRcvdF64: R_PACKETS_RCVD,
+  flowsClientF64: R_FLOWS_CLIENT,
+  flowsServerF64: R_FLOWS_SERVER,
+  retransmitsF64: R_RETRANSMITS,
+  clientLatencySumF64: R_CLIENT_LATENCY_SUM,
+  clientLatencyFlowsF64: R_CLIENT_LATENCY_FLOWS,
+  serverLatencySumF64: R_SERVER_LATENCY_SUM,
+  serverLatencyFlowsF64: R_SERVER_LATENCY_FLOWS,
+  genInt: I_GEN,
+  peer0HashInt: I_PEER0,
+  app0CountsF64: R_APP0,
+  peer0CountsF64: R_PEER0,
+  otherAppsF64: R_OTHER_APPS,
+  otherPeersF64: R_OTHER_PEERS,
+  app0Int: I_APP0,
+  peer0SlotInt: I_PEER0_SLOT,
+  peer0GenInt: I_PEER0_GEN,
+  node0Int: I_NODE0,
+  cellSlotInt: CELL_SLOT,
+  cellGenInt: CELL_GEN,
 } as const;
+
+/**
+ * Per group record, what the native counting takes (HostTable.groupNums, NUMS each): bytes and
+ * packets each way, 1 for a new flow, retransmissions of each side, and the client and server
+ * latency to add (-1: none).
+ */
+export const N_S2D_BYTES = 0;
+export const N_S2D_PACKETS = 1;
+export const N_D2S_BYTES = 2;
+export const N_D2S_PACKETS = 3;
+export const N_NEW = 4;
+export const N_SRC_RETRANSMITS = 5;
+export const N_DST_RETRANSMITS = 6;
+export const N_CLIENT_LATENCY = 7;
+export const N_SERVER_LATENCY = 8;
+export const NUMS = 9;
+/** What the native counting leaves to JS, per record (HostTable.groupFlags). */
+export const NEW_SRC_APP = 1;
+export const NEW_DST_APP = 2;
+export const NEW_SRC_PEER = 4;
+export const NEW_DST_PEER = 8;
 
 export interface HostCell {
   /** The application id (addApp) or the peer's address. */
@@ -193,11 +238,14 @@ export class HostTable {
   private readonly groupSlots = new Int32Array(2 * PREFETCH_GROUP);
   /** Application ids of the group's records, set by the caller before prefetch() (-1: unknown). */
   readonly groupApps = new Int32Array(PREFETCH_GROUP);
-  /** The native lookups of a group's hosts (null: JS does them), and what they take and give. */
-  private readonly resolve: ResolveHosts | null = null;
+  /** The native lookups and counting of a group's hosts (null: JS does them), and what they take and give. */
+  private readonly resolver: NativeHosts | null = null;
+  readonly groupNums = new Float64Array(NUMS * PREFETCH_GROUP);
+  readonly groupFlags = new Int32Array(PREFETCH_GROUP);
   /** Per group record: src start, src end, dst start, dst end in groupBuf (-1: not there). */
   private readonly groupAddrs = new Int32Array(4 * PREFETCH_GROUP);
-  private readonly resolved = new Int32Array(2 * PREFETCH_GROUP);
+  /** Per group record: its src and dst slots (-1: not an address), once touched. */
+  readonly resolved = new Int32Array(2 * PREFETCH_GROUP);
   /** Group records before this one have their hosts in `resolved`, already marked seen. */
   private resolvedTo = 0;
   private groupLength = 0;
@@ -237,7 +285,7 @@ export class HostTable {
     this.cells = cellCap - 1 > INLINE_CELLS ? new CellPool(cellCap - 1 - INLINE_CELLS) : null;
     const factory = useNative ? hostResolverFactory() : null;
     if (factory !== null) {
-      this.resolve = factory(
+      this.resolver = factory(
         HOST_LAYOUT,
         buf,
         this.lruPrev,
@@ -246,13 +294,43 @@ export class HostTable {
         this.groupAddrs,
         this.groupApps,
         this.resolved,
+        this.groupNums,
+        this.groupFlags,
+        cellCap,
       );
     }
   }
 
-  /** Whether the native resolver does the lookups. */
+  /** Whether the native resolver does the lookups and the counting. */
   get native(): boolean {
-    return this.resolve !== null;
+    return this.resolver !== null;
+  }
+
+  /**
+   * Whether touchGroupRecord(k) may evict a host: JS does the record (the resolver stopped
+   * there) and the table is full.
+   */
+  mayEvict(k: number): boolean {
+    return k >= this.resolvedTo && this.count >= this.capacity;
+  }
+
+  /**
+   * Counts group records [from, to) in their hosts (slots in `resolved`, numbers in groupNums,
+   * application ids in groupApps), in C, in order; returns where it stopped: the first record
+   * only JS can count (see host_resolve.c), `to` when all were. Only with the native resolver.
+   */
+  accountGroup(from: number, to: number, nodeSerial: number): number {
+    return (this.resolver as NativeHosts).account(from, to, nodeSerial);
+  }
+
+  /**
+   * The address string of a peer the native counting just gave `slot` a cell for (flags say
+   * which): `cell` from the flags, 0 for the first peer, c + 1 for inline cell c.
+   */
+  notePeerKey(slot: number, peerSlot: number, cell: number): void {
+    const ip = this.ips[peerSlot] as string;
+    if (cell === 0) this.peer0Keys[slot] = ip;
+    else this.peerKeys[slot * INLINE_CELLS + cell - 1] = ip;
   }
 
   private get lruHead(): number {
@@ -368,7 +446,7 @@ export class HostTable {
    * caller to keep, so that no read is optimised away.
    */
   prefetch(flows: readonly IngestFlow[], from: number, to: number, now: number): number {
-    if (this.resolve !== null) {
+    if (this.resolver !== null) {
       this.resolveGroup(flows, from, to, now);
       return 0;
     }
@@ -470,7 +548,8 @@ export class HostTable {
     }
     this.groupLength = to - from;
     this.groupBuf = first ?? NO_BYTES;
-    this.resolvedTo = first === null ? 0 : (this.resolve as ResolveHosts)(this.index, this.groupBuf, 0, to - from, now);
+    this.resolvedTo =
+      first === null ? 0 : (this.resolver as NativeHosts).resolve(this.index, this.groupBuf, 0, to - from, now);
   }
 
   /**
@@ -478,24 +557,28 @@ export class HostTable {
    * pairSrc and pairDst, -1 for a field that is not an address), marked seen now.
    */
   touchGroupRecord(k: number, f: IngestFlow, now: number): void {
+    const resolved = this.resolved;
     if (k < this.resolvedTo) {
-      this.pairSrc = this.resolved[2 * k] as number;
-      this.pairDst = this.resolved[2 * k + 1] as number;
+      this.pairSrc = resolved[2 * k] as number;
+      this.pairDst = resolved[2 * k + 1] as number;
       return;
     }
     const buf = f.buf;
     if (f.srcAddrStart >= 0 && f.dstAddrStart >= 0 && buf !== null) {
-      if (this.resolve === null)
+      if (this.resolver === null)
         this.touchPairPrefetched(k, buf, f.srcAddrStart, f.srcAddrEnd, f.dstAddrStart, f.dstAddrEnd, now);
       else this.touchPair(buf, f.srcAddrStart, f.srcAddrEnd, f.dstAddrStart, f.dstAddrEnd, now);
     } else {
       this.pairSrc = isAddress(f.srcAddr) ? this.touch(f.srcAddr, now) : -1;
       this.pairDst = isAddress(f.dstAddr) ? this.touch(f.dstAddr, now) : -1;
     }
+    if (this.resolver === null) return;
+    resolved[2 * k] = this.pairSrc;
+    resolved[2 * k + 1] = this.pairDst;
     // The native lookups go on after this record, now that JS has done it (an insert, an
     // eviction: whatever it needed) in its turn.
-    if (this.resolve !== null && k + 1 < this.groupLength) {
-      this.resolvedTo = this.resolve(this.index, this.groupBuf, k + 1, this.groupLength, now);
+    if (k + 1 < this.groupLength) {
+      this.resolvedTo = this.resolver.resolve(this.index, this.groupBuf, k + 1, this.groupLength, now);
     }
   }
 
@@ -767,11 +850,18 @@ export class HostTable {
     this.lruTail = slot;
   }
 
-  addNode(slot: number, node: string): void {
+  /** Notes that `node` (the NodeEntry of that serial) reported the host. */
+  addNode(slot: number, node: string, serial: number): void {
+    const at = slot * I_STRIDE + I_NODE0;
+    if (this.i32[at] === serial) return;
     const first = this.node0[slot] as string;
-    if (first === node) return;
+    if (first === node) {
+      this.i32[at] = serial;
+      return;
+    }
     if (first === "") {
       this.node0[slot] = node;
+      this.i32[at] = serial;
       return;
     }
     const i = slot * I_STRIDE + I_NODES;

@@ -18,6 +18,20 @@ import { EXPORTER_BYTES, ExporterTable, INTERFACE_BYTES, isIfIndex } from "./exp
 import { applicationMatches, FlowStore } from "./flow-store.js";
 import {
   HostTable,
+  N_CLIENT_LATENCY,
+  N_D2S_BYTES,
+  N_D2S_PACKETS,
+  N_DST_RETRANSMITS,
+  N_NEW,
+  N_S2D_BYTES,
+  N_S2D_PACKETS,
+  N_SERVER_LATENCY,
+  N_SRC_RETRANSMITS,
+  NEW_DST_APP,
+  NEW_DST_PEER,
+  NEW_SRC_APP,
+  NEW_SRC_PEER,
+  NUMS,
   PREFETCH_GROUP,
   R_BYTES_RCVD,
   R_BYTES_SENT,
@@ -107,15 +121,22 @@ export class LiveState {
     config: StateConfig,
     localNetworks: LocalNetworks,
     private readonly clock: () => number = Date.now,
+    /** Whether hosts may be looked up and counted in C when the addon is there (tests compare). */
+    nativeHosts = true,
   ) {
     this.config = validateStateConfig({ ...config });
     const c = this.config;
     const now = this.now();
     this.networkTable = new NetworkTable(localNetworks);
-    this.hostTable = new HostTable(c.maxHosts, c.maxPeersPerHost, {
-      created: (slot, ip) => this.createHost(slot, ip),
-      evicted: (slot) => this.evictHost(slot),
-    });
+    this.hostTable = new HostTable(
+      c.maxHosts,
+      c.maxPeersPerHost,
+      {
+        created: (slot, ip) => this.createHost(slot, ip),
+        evicted: (slot) => this.evictHost(slot),
+      },
+      nativeHosts,
+    );
     this.apps = new ApplicationTable(c.maxApplications);
     this.nodeTable = new NodeTable(c.maxNodes);
     this.exporterTable = new ExporterTable(c.maxExporters, c.maxInterfacesPerExporter);
@@ -135,7 +156,15 @@ export class LiveState {
     }
   }
 
-  /** The hot path: counts the first `length` records of `flows`, all from one origin. */
+  /**
+   * The hot path: counts the first `length` records of `flows`, all from one origin. Records go
+   * in groups of PREFETCH_GROUP: the group's hosts are looked up first (in C where the addon
+   * is, reading ahead), then each record is counted in the flow store, applications and
+   * protocols, and, with the addon, the group's records are counted in their hosts by C, JS
+   * completing what needs its strings and objects (networks, series, top talkers). Without the
+   * addon JS counts each record's hosts in its turn. Either way every structure ends up as if
+   * the records had been counted one by one, in order.
+   */
   applyRecords(flows: readonly IngestFlow[], origin: FlowOrigin, length = flows.length): void {
     const now = this.tick();
     const node = this.nodeTable.touch(label(origin.node, UNKNOWN_NODE), label(origin.agentId, ""), now);
@@ -143,6 +172,8 @@ export class LiveState {
     const nodeName = node.node;
     const active = this.flowStore.begin(nodeName);
     const hosts = this.hostTable;
+    const native = hosts.native;
+    const nums = hosts.groupNums;
     let bytesSum = 0;
     let packetsSum = 0;
     let newFlows = 0;
@@ -150,86 +181,78 @@ export class LiveState {
     // A record that throws (no decoder lets one through) must not leave the batch half-counted
     // in the totals or the flow store pointing at this node.
     try {
-      let k = PREFETCH_GROUP;
-      for (let i = 0; i < length; i++) {
-        if (k === PREFETCH_GROUP) {
-          const end = Math.min(length, i + PREFETCH_GROUP);
-          const ids = hosts.groupApps;
-          const entries = this.groupApps;
-          for (let j = i; j < end; j++) {
-            const a = this.apps.get((flows[j] as IngestFlow).l7);
-            entries[j - i] = a;
-            ids[j - i] = a?.id ?? -1;
+      for (let g = 0; g < length; g += PREFETCH_GROUP) {
+        const end = Math.min(length, g + PREFETCH_GROUP);
+        const ids = hosts.groupApps;
+        const entries = this.groupApps;
+        for (let j = g; j < end; j++) {
+          const a = this.apps.get((flows[j] as IngestFlow).l7);
+          entries[j - g] = a;
+          ids[j - g] = a?.id ?? -1;
+        }
+        this.prefetched ^= hosts.prefetch(flows, g, end, now);
+        /** Group records before this one are counted in their hosts (native counting). */
+        let counted = g;
+        for (let i = g; i < end; i++) {
+          const k = i - g;
+          const f = flows[i] as IngestFlow;
+          // A host JS adds may evict one that the group's records not yet counted have.
+          if (native && counted < i && hosts.mayEvict(k)) {
+            this.countGroupHosts(g, counted, i, nodeName, node.serial, now);
+            counted = i;
           }
-          this.prefetched ^= hosts.prefetch(flows, i, end, now);
-          k = 0;
-        }
-        const f = flows[i] as IngestFlow;
-        const found = this.groupApps[k];
-        const s2dBytes = count(f.srcToDstBytes);
-        const s2dPackets = count(f.srcToDstPackets);
-        const d2sBytes = count(f.dstToSrcBytes);
-        const d2sPackets = count(f.dstToSrcPackets);
-        const bytes = s2dBytes + d2sBytes;
-        const packets = s2dPackets + d2sPackets;
-        hosts.touchGroupRecord(k, f, now);
-        const src = hosts.pairSrc;
-        const dst = hosts.pairDst;
-        const isNew = this.flowStore.record(
-          nodeName,
-          active,
-          f,
-          now,
-          s2dBytes,
-          s2dPackets,
-          d2sBytes,
-          d2sPackets,
-          src >= 0 ? hosts.ip(src) : f.srcAddr,
-          dst >= 0 ? hosts.ip(dst) : f.dstAddr,
-          f.l7,
-        );
-        const nf = isNew ? 1 : 0;
-        k++;
-        records++;
-        bytesSum += bytes;
-        packetsSum += packets;
-        newFlows += nf;
+          hosts.touchGroupRecord(k, f, now);
+          const src = hosts.pairSrc;
+          const dst = hosts.pairDst;
+          const s2dBytes = count(f.srcToDstBytes);
+          const s2dPackets = count(f.srcToDstPackets);
+          const d2sBytes = count(f.dstToSrcBytes);
+          const d2sPackets = count(f.dstToSrcPackets);
+          const bytes = s2dBytes + d2sBytes;
+          const packets = s2dPackets + d2sPackets;
+          const isNew = this.flowStore.record(
+            nodeName,
+            active,
+            f,
+            now,
+            s2dBytes,
+            s2dPackets,
+            d2sBytes,
+            d2sPackets,
+            src >= 0 ? hosts.ip(src) : f.srcAddr,
+            dst >= 0 ? hosts.ip(dst) : f.dstAddr,
+            f.l7,
+          );
+          const nf = isNew ? 1 : 0;
+          records++;
+          bytesSum += bytes;
+          packetsSum += packets;
+          newFlows += nf;
 
-        const app = this.apps.account(f.l7, f.l7Category, bytes, packets, nf, now, found);
-        this.protocolTable.add(f.proto, bytes, packets, nf);
+          const app = this.apps.account(f.l7, f.l7Category, bytes, packets, nf, now, entries[k]);
+          this.protocolTable.add(f.proto, bytes, packets, nf);
+          const clientLatency = isNew && f.clientNwLatencyUs !== ABSENT ? f.clientNwLatencyUs : -1;
+          const serverLatency = isNew && f.serverNwLatencyUs !== ABSENT ? f.serverNwLatencyUs : -1;
+          const n = k * NUMS;
+          nums[n + N_S2D_BYTES] = s2dBytes;
+          nums[n + N_S2D_PACKETS] = s2dPackets;
+          nums[n + N_D2S_BYTES] = d2sBytes;
+          nums[n + N_D2S_PACKETS] = d2sPackets;
+          nums[n + N_NEW] = nf;
+          nums[n + N_SRC_RETRANSMITS] = f.srcRetransmits >>> 0;
+          nums[n + N_DST_RETRANSMITS] = f.dstRetransmits >>> 0;
+          nums[n + N_CLIENT_LATENCY] = clientLatency;
+          nums[n + N_SERVER_LATENCY] = serverLatency;
+          entries[k] = app;
+          ids[k] = app.id;
+          if (!native) this.countRecordHosts(k, src, dst, nodeName, node.serial, app, now);
 
-        if (src >= 0) {
-          this.accountHost(src, nodeName, app, dst, s2dBytes, s2dPackets, d2sBytes, d2sPackets, nf, now);
-          const d = hosts.f64;
-          const r = src * R_STRIDE;
-          d[r + R_FLOWS_CLIENT] = (d[r + R_FLOWS_CLIENT] as number) + nf;
-          d[r + R_RETRANSMITS] = (d[r + R_RETRANSMITS] as number) + (f.srcRetransmits >>> 0);
-          if (isNew && f.clientNwLatencyUs !== ABSENT) {
-            d[r + R_CLIENT_LATENCY_SUM] = (d[r + R_CLIENT_LATENCY_SUM] as number) + f.clientNwLatencyUs;
-            d[r + R_CLIENT_LATENCY_FLOWS] = (d[r + R_CLIENT_LATENCY_FLOWS] as number) + 1;
+          if (f.exportVersion !== 0 && isAddress(f.exporter)) {
+            const e = this.exporterTable.touch(f.exporter, now);
+            this.exporterTable.account(e, f.exportVersion, f.inIf, f.outIf, app.name, bytes, packets, nf);
           }
         }
-        if (dst >= 0) {
-          this.accountHost(dst, nodeName, app, src, d2sBytes, d2sPackets, s2dBytes, s2dPackets, nf, now);
-          const d = hosts.f64;
-          const r = dst * R_STRIDE;
-          d[r + R_FLOWS_SERVER] = (d[r + R_FLOWS_SERVER] as number) + nf;
-          d[r + R_RETRANSMITS] = (d[r + R_RETRANSMITS] as number) + (f.dstRetransmits >>> 0);
-          if (isNew && f.serverNwLatencyUs !== ABSENT) {
-            d[r + R_SERVER_LATENCY_SUM] = (d[r + R_SERVER_LATENCY_SUM] as number) + f.serverNwLatencyUs;
-            d[r + R_SERVER_LATENCY_FLOWS] = (d[r + R_SERVER_LATENCY_FLOWS] as number) + 1;
-          }
-        }
-        // A flow inside one network is one flow of that network, not two.
-        const srcNet = src >= 0 ? hosts.networks[src] : null;
-        const dstNet = dst >= 0 ? hosts.networks[dst] : null;
-        if (srcNet != null) srcNet.flows += nf;
-        if (dstNet != null && dstNet !== srcNet) dstNet.flows += nf;
-
-        if (f.exportVersion !== 0 && isAddress(f.exporter)) {
-          const e = this.exporterTable.touch(f.exporter, now);
-          this.exporterTable.account(e, f.exportVersion, f.inIf, f.outIf, app.name, bytes, packets, nf);
-        }
+        if (native) this.countGroupHosts(g, counted, end, nodeName, node.serial, now);
       }
     } finally {
       this.flowStore.end(nodeName);
@@ -247,10 +270,156 @@ export class LiveState {
     }
   }
 
+  /**
+   * Group records [from, to) (batch positions; the group starts at g) counted in their hosts by
+   * C, and what C leaves to JS completed; a record C cannot count is counted by JS in its turn.
+   */
+  private countGroupHosts(
+    g: number,
+    from: number,
+    to: number,
+    nodeName: string,
+    nodeSerial: number,
+    now: number,
+  ): void {
+    const hosts = this.hostTable;
+    let k = from - g;
+    const last = to - g;
+    while (k < last) {
+      const stop = hosts.accountGroup(k, last, nodeSerial);
+      for (; k < stop; k++) this.completeCounted(k, now);
+      if (stop >= last) break;
+      const slots = hosts.resolved;
+      this.countRecordHosts(
+        stop,
+        slots[2 * stop] as number,
+        slots[2 * stop + 1] as number,
+        nodeName,
+        nodeSerial,
+        this.groupApps[stop] as ApplicationEntry,
+        now,
+      );
+      k = stop + 1;
+    }
+  }
+
+  /** What the native counting of group record k left to JS: strings, objects, other tables. */
+  private completeCounted(k: number, now: number): void {
+    const hosts = this.hostTable;
+    const slots = hosts.resolved;
+    const nums = hosts.groupNums;
+    const src = slots[2 * k] as number;
+    const dst = slots[2 * k + 1] as number;
+    const flags = hosts.groupFlags[k] as number;
+    const app = this.groupApps[k] as ApplicationEntry;
+    if ((flags & NEW_SRC_APP) !== 0) app.hosts++;
+    if ((flags & NEW_DST_APP) !== 0) app.hosts++;
+    if ((flags & NEW_SRC_PEER) !== 0) hosts.notePeerKey(src, dst, (flags >> 8) & 0xff);
+    if ((flags & NEW_DST_PEER) !== 0) hosts.notePeerKey(dst, src, (flags >> 16) & 0xff);
+    const n = k * NUMS;
+    const s2dBytes = nums[n + N_S2D_BYTES] as number;
+    const s2dPackets = nums[n + N_S2D_PACKETS] as number;
+    const d2sBytes = nums[n + N_D2S_BYTES] as number;
+    const d2sPackets = nums[n + N_D2S_PACKETS] as number;
+    const nf = nums[n + N_NEW] as number;
+    this.countHostExtras(src, dst, s2dBytes, s2dPackets, d2sBytes, d2sPackets, nf, now);
+  }
+
+  /**
+   * Networks, series and top talkers of a record's two hosts (-1: none), in the order JS
+   * counting has them.
+   */
+  private countHostExtras(
+    src: number,
+    dst: number,
+    s2dBytes: number,
+    s2dPackets: number,
+    d2sBytes: number,
+    d2sPackets: number,
+    nf: number,
+    now: number,
+  ): void {
+    const hosts = this.hostTable;
+    const bytes = s2dBytes + d2sBytes;
+    const packets = s2dPackets + d2sPackets;
+    const srcNet = src >= 0 ? hosts.networks[src] : null;
+    const dstNet = dst >= 0 ? hosts.networks[dst] : null;
+    if (srcNet != null) {
+      srcNet.bytesSent += s2dBytes;
+      srcNet.bytesRcvd += d2sBytes;
+      srcNet.packetsSent += s2dPackets;
+      srcNet.packetsRcvd += d2sPackets;
+    }
+    if (dstNet != null) {
+      dstNet.bytesSent += d2sBytes;
+      dstNet.bytesRcvd += s2dBytes;
+      dstNet.packetsSent += d2sPackets;
+      dstNet.packetsRcvd += s2dPackets;
+    }
+    if (src >= 0) {
+      const series = hosts.series[src];
+      if (series != null) series.add(now, bytes, packets, nf);
+      if (bytes > 0) this.talkers.add(src, bytes);
+    }
+    if (dst >= 0) {
+      const series = hosts.series[dst];
+      if (series != null) series.add(now, bytes, packets, nf);
+      if (bytes > 0) this.talkers.add(dst, bytes);
+    }
+    // A flow inside one network is one flow of that network, not two.
+    if (srcNet != null) srcNet.flows += nf;
+    if (dstNet != null && dstNet !== srcNet) dstNet.flows += nf;
+  }
+
+  /** Group record k counted in its hosts (src, dst: slots, -1 for none) by JS alone. */
+  private countRecordHosts(
+    k: number,
+    src: number,
+    dst: number,
+    nodeName: string,
+    nodeSerial: number,
+    app: ApplicationEntry,
+    now: number,
+  ): void {
+    const hosts = this.hostTable;
+    const nums = hosts.groupNums;
+    const n = k * NUMS;
+    const s2dBytes = nums[n + N_S2D_BYTES] as number;
+    const s2dPackets = nums[n + N_S2D_PACKETS] as number;
+    const d2sBytes = nums[n + N_D2S_BYTES] as number;
+    const d2sPackets = nums[n + N_D2S_PACKETS] as number;
+    const nf = nums[n + N_NEW] as number;
+    const d = hosts.f64;
+    if (src >= 0) {
+      this.accountHost(src, nodeName, nodeSerial, app, dst, s2dBytes, s2dPackets, d2sBytes, d2sPackets, nf);
+      const r = src * R_STRIDE;
+      d[r + R_FLOWS_CLIENT] = (d[r + R_FLOWS_CLIENT] as number) + nf;
+      d[r + R_RETRANSMITS] = (d[r + R_RETRANSMITS] as number) + (nums[n + N_SRC_RETRANSMITS] as number);
+      const latency = nums[n + N_CLIENT_LATENCY] as number;
+      if (latency >= 0) {
+        d[r + R_CLIENT_LATENCY_SUM] = (d[r + R_CLIENT_LATENCY_SUM] as number) + latency;
+        d[r + R_CLIENT_LATENCY_FLOWS] = (d[r + R_CLIENT_LATENCY_FLOWS] as number) + 1;
+      }
+    }
+    if (dst >= 0) {
+      this.accountHost(dst, nodeName, nodeSerial, app, src, d2sBytes, d2sPackets, s2dBytes, s2dPackets, nf);
+      const r = dst * R_STRIDE;
+      d[r + R_FLOWS_SERVER] = (d[r + R_FLOWS_SERVER] as number) + nf;
+      d[r + R_RETRANSMITS] = (d[r + R_RETRANSMITS] as number) + (nums[n + N_DST_RETRANSMITS] as number);
+      const latency = nums[n + N_SERVER_LATENCY] as number;
+      if (latency >= 0) {
+        d[r + R_SERVER_LATENCY_SUM] = (d[r + R_SERVER_LATENCY_SUM] as number) + latency;
+        d[r + R_SERVER_LATENCY_FLOWS] = (d[r + R_SERVER_LATENCY_FLOWS] as number) + 1;
+      }
+    }
+    this.countHostExtras(src, dst, s2dBytes, s2dPackets, d2sBytes, d2sPackets, nf, now);
+  }
+
   /** One side of a record: host `h` sent `sent*` and received `rcvd*`, talking to `peer` (or -1). */
   private accountHost(
     h: number,
     node: string,
+    nodeSerial: number,
     app: ApplicationEntry,
     peer: number,
     sentBytes: number,
@@ -258,7 +427,6 @@ export class LiveState {
     rcvdBytes: number,
     rcvdPackets: number,
     nf: number,
-    now: number,
   ): void {
     const hosts = this.hostTable;
     const bytes = sentBytes + rcvdBytes;
@@ -269,19 +437,9 @@ export class LiveState {
     d[r + R_BYTES_RCVD] = (d[r + R_BYTES_RCVD] as number) + rcvdBytes;
     d[r + R_PACKETS_SENT] = (d[r + R_PACKETS_SENT] as number) + sentPackets;
     d[r + R_PACKETS_RCVD] = (d[r + R_PACKETS_RCVD] as number) + rcvdPackets;
-    hosts.addNode(h, node);
+    hosts.addNode(h, node, nodeSerial);
     if (hosts.addApp(h, app.id, bytes, packets, nf) === AddResult.NewKey) app.hosts++;
     if (peer >= 0) hosts.addPeer(h, peer, bytes, packets, nf);
-    const net = hosts.networks[h];
-    if (net != null) {
-      net.bytesSent += sentBytes;
-      net.bytesRcvd += rcvdBytes;
-      net.packetsSent += sentPackets;
-      net.packetsRcvd += rcvdPackets;
-    }
-    const series = hosts.series[h];
-    if (series != null) series.add(now, bytes, packets, nf);
-    if (bytes > 0) this.talkers.add(h, bytes);
   }
 
   /** Interface counters from an sFlow counter sample or an SNMP poll: the latest are kept. */

@@ -6,7 +6,12 @@ import type { NodeSummary } from "./types.js";
 /** Agent ids remembered per node: a restart brings a new id; a few are history enough. */
 export const MAX_AGENT_IDS = 8;
 
+/** Serials of node entries: one per entry ever made in the process, from 1. */
+let nextSerial = 1;
+
 export class NodeEntry {
+  /** Tells this entry from any other, even one of the same name (the host table's fast check). */
+  readonly serial = nextSerial++;
   readonly agentIds: string[] = [];
   batches = 0;
   records = 0;

@@ -29,8 +29,11 @@ export function tableBuffer(bytes: number): ArrayBuffer {
   return bytes < HUGE_MIN_BYTES ? new ArrayBuffer(bytes) : allocator()(bytes);
 }
 
-/** Looks up the hosts of group records [from, to) (see agent/native/src/host_resolve.c). */
-export type ResolveHosts = (index: Int32Array, batch: Uint8Array, from: number, to: number, now: number) => number;
+/** The native lookups and counting of the host table (see agent/native/src/host_resolve.c). */
+export interface NativeHosts {
+  resolve(index: Int32Array, batch: Uint8Array, from: number, to: number, now: number): number;
+  account(from: number, to: number, nodeSerial: number): number;
+}
 
 export type HostResolverFactory = (
   layout: Readonly<Record<string, number>>,
@@ -41,7 +44,10 @@ export type HostResolverFactory = (
   addrs: Int32Array,
   apps: Int32Array,
   slots: Int32Array,
-) => ResolveHosts;
+  nums: Float64Array,
+  flags: Int32Array,
+  cellCap: number,
+) => NativeHosts;
 
 let resolverFactory: HostResolverFactory | null | undefined;
 
