@@ -20,7 +20,9 @@ const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
 const agg = await import(join(root, "aggregator/dist/index.js"));
 const [mode = "apply", countArg = "900", warmupArg = "300", roundsArg = "3"] = process.argv.slice(2);
 const warmup = Number(warmupArg);
-const batches = readBatches(cachedBatches(Number(countArg), { hosts: Number(process.env.FLOWLENS_BENCH_HOSTS ?? 100_000) }));
+const batches = readBatches(
+  cachedBatches(Number(countArg), { hosts: Number(process.env.FLOWLENS_BENCH_HOSTS ?? 100_000) }),
+);
 const fmt = (n) => Math.round(n).toLocaleString("en-US");
 
 async function round(profile) {

@@ -14,6 +14,7 @@
  * arrays and the layout is also a stop, never a read out of bounds. */
 #include "host_resolve.h"
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -59,6 +60,8 @@ enum {
   L_I_NODE0,
   L_CELL_SLOT,
   L_CELL_GEN,
+  L_I_NET,
+  L_I_SERIES,
   L_COUNT
 };
 
@@ -66,7 +69,7 @@ enum {
  * the record (F, I), a byte offset or size (B). */
 static const char layout_kind[L_COUNT] = {
     'B', 'B', 'B', 'I', 'I', 'F', 'B', 'B', 'B', 'B', 'B', 'I', 'I', /* lookups */
-    'F', 'F', 'F', 'F', 'F', 'F', 'F', 'F', 'F', 'F', 'F', 'I', 'I', 'T', 'T', 'T', 'T', 'I', 'I', 'I', 'I', 'C', 'C',
+    'F', 'F', 'F', 'F', 'F', 'F', 'F', 'F', 'F', 'F', 'F', 'I', 'I', 'T', 'T', 'T', 'T', 'I', 'I', 'I', 'I', 'C', 'C', 'I', 'I',
 };
 
 static const char *const layout_names[L_COUNT] = {
@@ -75,7 +78,7 @@ static const char *const layout_names[L_COUNT] = {
     "bytesSentF64", "bytesRcvdF64", "packetsSentF64", "packetsRcvdF64", "flowsClientF64", "flowsServerF64",
     "retransmitsF64", "clientLatencySumF64", "clientLatencyFlowsF64", "serverLatencySumF64", "serverLatencyFlowsF64",
     "genInt", "peer0HashInt", "app0CountsF64", "peer0CountsF64", "otherAppsF64", "otherPeersF64", "app0Int",
-    "peer0SlotInt", "peer0GenInt", "node0Int", "cellSlotInt", "cellGenInt",
+    "peer0SlotInt", "peer0GenInt", "node0Int", "cellSlotInt", "cellGenInt", "netInt", "seriesInt",
 };
 
 /* ctl: [0] LRU head, [1] LRU tail, [2] slots in use (records that may be read). */
@@ -96,17 +99,29 @@ typedef struct {
   int32_t *flags;       /* out of account(): per record, the NEW_* bits */
   size_t group_len;     /* records addrs, apps, slots, nums and flags have room for */
   int32_t cell_cap;     /* keys counted apart per host and list */
-  napi_ref refs[9];
+  /* Local networks' counters (NET_FIELDS each), by the index + 1 hosts hold in I_NET. */
+  double *net_counters;
+  size_t networks;
+  /* Top talkers of the current bucket (state/top-talkers.ts): bytes and position in `touched`
+   * per slot, the touched slots, and their count in talk_ctl[0]. */
+  double *talk_bytes;
+  int32_t *talk_idx;
+  int32_t *touched;
+  int32_t *talk_ctl;
+  size_t talk_len;
+  napi_ref refs[16];
 } resolver;
 
-#define N_REFS 9
+#define N_REFS 16
+
+enum { NET_BYTES_SENT, NET_BYTES_RCVD, NET_PACKETS_SENT, NET_PACKETS_RCVD, NET_FLOWS, NET_FIELDS };
 
 /* nums per record: src->dst bytes and packets, dst->src bytes and packets, new flow (0/1),
  * src and dst retransmissions, client and server latency to add (< 0: none). */
 enum { N_S2D_BYTES, N_S2D_PACKETS, N_D2S_BYTES, N_D2S_PACKETS, N_NEW, N_SRC_RETR, N_DST_RETR, N_CLIENT_LAT, N_SERVER_LAT, NUMS };
 
 /* flags: what JS completes after account() (the strings and objects C does not hold). */
-enum { NEW_SRC_APP = 1, NEW_DST_APP = 2, NEW_SRC_PEER = 4, NEW_DST_PEER = 8 };
+enum { NEW_SRC_APP = 1, NEW_DST_APP = 2, NEW_SRC_PEER = 4, NEW_DST_PEER = 8, SRC_SERIES = 16, DST_SERIES = 32 };
 
 static void resolver_free(napi_env env, void *data, void *hint) {
   (void)hint;
@@ -437,6 +452,17 @@ static void apply_cells(const resolver *r, uint8_t *rec, int peer_list, plan p, 
   }
 }
 
+/* TopTalkers.add(t, bytes): the slot's bytes in the current bucket, listed when first counted. */
+static inline void talk(resolver *r, int32_t t, double bytes) {
+  if (r->talk_idx[t] < 0) {
+    int32_t n = r->talk_ctl[0];
+    r->talk_idx[t] = n;
+    r->touched[n] = t;
+    r->talk_ctl[0] = n + 1;
+  }
+  r->talk_bytes[t] += bytes;
+}
+
 /* account(from, to, node): counts group records [from, to) in their hosts (slots from resolve()
  * or JS), as LiveState's JS counting would, in order; stops at the first record only JS can
  * count (returns its position; `to` when all were counted). */
@@ -471,6 +497,11 @@ static napi_value account(napi_env env, napi_callback_info info) {
     if (I32(rs)[L[L_I_NODE0]] != node || I32(rd)[L[L_I_NODE0]] != node) break;
     int32_t app = r->apps[k];
     if (app < 0) break;
+    int32_t src_net = I32(rs)[L[L_I_NET]], dst_net = I32(rd)[L[L_I_NET]];
+    if (src_net < 0 || dst_net < 0 || (size_t)src_net > r->networks || (size_t)dst_net > r->networks) break;
+    if ((size_t)src >= r->talk_len || (size_t)dst >= r->talk_len || r->talk_ctl[0] < 0) break;
+    size_t listing = (size_t)(r->talk_idx[src] < 0) + (size_t)(r->talk_idx[dst] < 0);
+    if ((size_t)r->talk_ctl[0] + listing > r->talk_len) break;
     int32_t src_hash = I32(rs)[L[L_I_HASH]], dst_hash = I32(rd)[L[L_I_HASH]];
     int32_t src_gen = I32(rs)[L[L_I_GEN]], dst_gen = I32(rd)[L[L_I_GEN]];
     plan src_app = plan_cells(r, rs, 0, app, -1, 0);
@@ -507,7 +538,31 @@ static napi_value account(napi_env env, napi_callback_info info) {
       fd[L[L_R_SERVER_LAT_SUM]] += v[N_SERVER_LAT];
       fd[L[L_R_SERVER_LAT_FLOWS]] += 1;
     }
+    /* Networks, then talkers, as LiveState.countHostExtras has them. */
+    double *ns = src_net > 0 ? r->net_counters + (size_t)(src_net - 1) * NET_FIELDS : NULL;
+    double *nd = dst_net > 0 ? r->net_counters + (size_t)(dst_net - 1) * NET_FIELDS : NULL;
+    if (ns != NULL) {
+      ns[NET_BYTES_SENT] += v[N_S2D_BYTES];
+      ns[NET_BYTES_RCVD] += v[N_D2S_BYTES];
+      ns[NET_PACKETS_SENT] += v[N_S2D_PACKETS];
+      ns[NET_PACKETS_RCVD] += v[N_D2S_PACKETS];
+    }
+    if (nd != NULL) {
+      nd[NET_BYTES_SENT] += v[N_D2S_BYTES];
+      nd[NET_BYTES_RCVD] += v[N_S2D_BYTES];
+      nd[NET_PACKETS_SENT] += v[N_D2S_PACKETS];
+      nd[NET_PACKETS_RCVD] += v[N_S2D_PACKETS];
+    }
+    if (bytes > 0) {
+      talk(r, src, bytes);
+      talk(r, dst, bytes);
+    }
+    /* A flow inside one network is one flow of that network, not two. */
+    if (ns != NULL) ns[NET_FLOWS] += nf;
+    if (nd != NULL && nd != ns) nd[NET_FLOWS] += nf;
     int32_t flags = 0;
+    if (I32(rs)[L[L_I_SERIES]] != 0) flags |= SRC_SERIES;
+    if (I32(rd)[L[L_I_SERIES]] != 0) flags |= DST_SERIES;
     if (src_app.kind == PLAN_FIRST_NEW || src_app.kind == PLAN_CELL_NEW) flags |= NEW_SRC_APP;
     if (dst_app.kind == PLAN_FIRST_NEW || dst_app.kind == PLAN_CELL_NEW) flags |= NEW_DST_APP;
     /* A new peer's cell for JS to note its address in: bits 8-15 (src) and 16-23 (dst), 0 for
@@ -527,14 +582,30 @@ static int typed(napi_env env, napi_value v, napi_typedarray_type want, void **d
   return napi_get_typedarray_info(env, v, &type, len, data, NULL, NULL) == napi_ok && type == want;
 }
 
-/* hostResolver(layout, table: ArrayBuffer, lruPrev, lruNext, ctl, addrs, apps, slots: Int32Array,
- * nums: Float64Array, flags: Int32Array, cellCap): { resolve, account }. The arrays are kept
- * referenced for the resolver's life. */
+/* A named property of the factory's argument: an ArrayBuffer, or a typed array of `want`, its
+ * data and length kept; a reference taken so that the memory lives as long as the resolver. */
+static int field(napi_env env, napi_value obj, const char *name, int want, void **data, size_t *len, resolver *r,
+                 int *refs) {
+  napi_value v;
+  if (napi_get_named_property(env, obj, name, &v) != napi_ok) return 0;
+  if (want < 0) {
+    bool is_ab = false;
+    if (napi_is_arraybuffer(env, v, &is_ab) != napi_ok || !is_ab || napi_get_arraybuffer_info(env, v, data, len) != napi_ok)
+      return 0;
+  } else if (!typed(env, v, (napi_typedarray_type)want, data, len)) {
+    return 0;
+  }
+  return *refs < N_REFS && napi_create_reference(env, v, 1, &r->refs[(*refs)++]) == napi_ok;
+}
+
+/* hostResolver({ layout, table: ArrayBuffer, lruPrev, lruNext, ctl, addrs, apps, slots, flags:
+ * Int32Array, nums: Float64Array, cellCap, networks: Float64Array, talkBytes: Float64Array,
+ * talkIdx, touched, talkCtl: Int32Array }): { resolve, account }. */
 napi_value fl_napi_host_resolver(napi_env env, napi_callback_info info) {
-  size_t argc = 11;
-  napi_value argv[11];
-  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 11) {
-    napi_throw_type_error(env, "FLOWLENS_NATIVE", "hostResolver: 11 arguments expected");
+  size_t argc = 1;
+  napi_value argv[1];
+  if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 1) {
+    napi_throw_type_error(env, "FLOWLENS_NATIVE", "hostResolver: an options object expected");
     return NULL;
   }
   resolver *r = calloc(1, sizeof *r);
@@ -543,28 +614,36 @@ napi_value fl_napi_host_resolver(napi_env env, napi_callback_info info) {
     return NULL;
   }
   const char *bad = NULL;
+  napi_value layout;
+  if (napi_get_named_property(env, argv[0], "layout", &layout) != napi_ok) bad = "hostResolver: layout missing";
   for (int i = 0; i < L_COUNT && bad == NULL; i++) {
     napi_value v;
-    if (napi_get_named_property(env, argv[0], layout_names[i], &v) != napi_ok ||
+    if (napi_get_named_property(env, layout, layout_names[i], &v) != napi_ok ||
         napi_get_value_int32(env, v, &r->layout[i]) != napi_ok || r->layout[i] < 0 || r->layout[i] > (1 << 20))
       bad = "hostResolver: layout fields must be integers from 0 to 2^20";
   }
-  void *data = NULL;
-  size_t len = 0, prev_len = 0, next_len = 0, ctl_len = 0, addrs_len = 0, apps_len = 0, slots_len = 0, nums_len = 0,
-         flags_len = 0;
-  if (bad == NULL && napi_get_arraybuffer_info(env, argv[1], &data, &len) != napi_ok) bad = "hostResolver: table must be an ArrayBuffer";
-  r->table = data;
-  r->table_bytes = len;
-  if (bad == NULL && (!typed(env, argv[2], napi_int32_array, (void **)&r->lru_prev, &prev_len) ||
-                      !typed(env, argv[3], napi_int32_array, (void **)&r->lru_next, &next_len) ||
-                      !typed(env, argv[4], napi_int32_array, (void **)&r->ctl, &ctl_len) ||
-                      !typed(env, argv[5], napi_int32_array, (void **)&r->addrs, &addrs_len) ||
-                      !typed(env, argv[6], napi_int32_array, (void **)&r->apps, &apps_len) ||
-                      !typed(env, argv[7], napi_int32_array, (void **)&r->slots, &slots_len) ||
-                      !typed(env, argv[8], napi_float64_array, (void **)&r->nums, &nums_len) ||
-                      !typed(env, argv[9], napi_int32_array, (void **)&r->flags, &flags_len)))
-    bad = "hostResolver: lruPrev, lruNext, ctl, addrs, apps, slots and flags must be Int32Arrays, nums a Float64Array";
-  if (bad == NULL && (napi_get_value_int32(env, argv[10], &r->cell_cap) != napi_ok || r->cell_cap < 1))
+  int refs = 0;
+  size_t prev_len = 0, next_len = 0, ctl_len = 0, addrs_len = 0, apps_len = 0, slots_len = 0, nums_len = 0,
+         flags_len = 0, net_len = 0, talk_bytes_len = 0, talk_idx_len = 0, touched_len = 0, talk_ctl_len = 0;
+  if (bad == NULL && !field(env, argv[0], "table", -1, (void **)&r->table, &r->table_bytes, r, &refs))
+    bad = "hostResolver: table must be an ArrayBuffer";
+  if (bad == NULL && (!field(env, argv[0], "lruPrev", napi_int32_array, (void **)&r->lru_prev, &prev_len, r, &refs) ||
+                      !field(env, argv[0], "lruNext", napi_int32_array, (void **)&r->lru_next, &next_len, r, &refs) ||
+                      !field(env, argv[0], "ctl", napi_int32_array, (void **)&r->ctl, &ctl_len, r, &refs) ||
+                      !field(env, argv[0], "addrs", napi_int32_array, (void **)&r->addrs, &addrs_len, r, &refs) ||
+                      !field(env, argv[0], "apps", napi_int32_array, (void **)&r->apps, &apps_len, r, &refs) ||
+                      !field(env, argv[0], "slots", napi_int32_array, (void **)&r->slots, &slots_len, r, &refs) ||
+                      !field(env, argv[0], "flags", napi_int32_array, (void **)&r->flags, &flags_len, r, &refs) ||
+                      !field(env, argv[0], "nums", napi_float64_array, (void **)&r->nums, &nums_len, r, &refs) ||
+                      !field(env, argv[0], "networks", napi_float64_array, (void **)&r->net_counters, &net_len, r, &refs) ||
+                      !field(env, argv[0], "talkBytes", napi_float64_array, (void **)&r->talk_bytes, &talk_bytes_len, r, &refs) ||
+                      !field(env, argv[0], "talkIdx", napi_int32_array, (void **)&r->talk_idx, &talk_idx_len, r, &refs) ||
+                      !field(env, argv[0], "touched", napi_int32_array, (void **)&r->touched, &touched_len, r, &refs) ||
+                      !field(env, argv[0], "talkCtl", napi_int32_array, (void **)&r->talk_ctl, &talk_ctl_len, r, &refs)))
+    bad = "hostResolver: nums, networks and talkBytes must be Float64Arrays, the other arrays Int32Arrays";
+  napi_value cap;
+  if (bad == NULL && (napi_get_named_property(env, argv[0], "cellCap", &cap) != napi_ok ||
+                      napi_get_value_int32(env, cap, &r->cell_cap) != napi_ok || r->cell_cap < 1))
     bad = "hostResolver: cellCap must be a positive integer";
   const int32_t *L = r->layout;
   if (bad == NULL) {
@@ -583,20 +662,24 @@ napi_value fl_napi_host_resolver(napi_env env, napi_callback_info info) {
       if (end > rb) bad = "hostResolver: the layout does not fit in a record";
     }
   }
-  if (bad == NULL && (ctl_len < C_LEN || prev_len != next_len)) bad = "hostResolver: ctl needs 3 entries, lruPrev and lruNext one length";
+  if (bad == NULL && (ctl_len < C_LEN || prev_len != next_len || talk_ctl_len < 1 || net_len % NET_FIELDS != 0))
+    bad = "hostResolver: ctl needs 3 entries, talkCtl 1, lruPrev and lruNext one length, networks 5 per network";
   if (bad != NULL) {
-    free(r);
+    resolver_free(env, r, NULL);
     napi_throw_type_error(env, "FLOWLENS_NATIVE", bad);
     return NULL;
   }
   r->lru_len = prev_len;
+  r->networks = net_len / NET_FIELDS;
+  r->talk_len = talk_bytes_len;
+  if (talk_idx_len < r->talk_len) r->talk_len = talk_idx_len;
+  if (touched_len < r->talk_len) r->talk_len = touched_len;
   size_t group = addrs_len / 4;
   if (apps_len < group) group = apps_len;
   if (slots_len / 2 < group) group = slots_len / 2;
   if (nums_len / NUMS < group) group = nums_len / NUMS;
   if (flags_len < group) group = flags_len;
   r->group_len = group;
-  for (int i = 1; i < 10; i++) napi_create_reference(env, argv[i], 1, &r->refs[i - 1]);
   napi_value obj, fn_resolve, fn_account;
   if (napi_create_object(env, &obj) != napi_ok ||
       napi_create_function(env, "resolve", NAPI_AUTO_LENGTH, resolve, NULL, &fn_resolve) != napi_ok ||

@@ -150,19 +150,24 @@ export interface NativeEngine {
    * their hosts; each returns where it stopped, the first record only JS can do (see
    * agent/native/src/host_resolve.c). The arrays are the table's own, shared, never copied.
    */
-  hostResolver(
-    layout: Readonly<Record<string, number>>,
-    table: ArrayBuffer,
-    lruPrev: Int32Array,
-    lruNext: Int32Array,
-    ctl: Int32Array,
-    addrs: Int32Array,
-    apps: Int32Array,
-    slots: Int32Array,
-    nums: Float64Array,
-    flags: Int32Array,
-    cellCap: number,
-  ): {
+  hostResolver(memory: {
+    layout: Readonly<Record<string, number>>;
+    table: ArrayBuffer;
+    lruPrev: Int32Array;
+    lruNext: Int32Array;
+    ctl: Int32Array;
+    addrs: Int32Array;
+    apps: Int32Array;
+    slots: Int32Array;
+    nums: Float64Array;
+    flags: Int32Array;
+    cellCap: number;
+    networks: Float64Array;
+    talkBytes: Float64Array;
+    talkIdx: Int32Array;
+    touched: Int32Array;
+    talkCtl: Int32Array;
+  }): {
     resolve(index: Int32Array, batch: Uint8Array, from: number, to: number, now: number): number;
     /** Counts group records [from, to) in their hosts; returns where it stopped. */
     account(from: number, to: number, nodeSerial: number): number;

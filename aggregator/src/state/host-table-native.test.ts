@@ -155,14 +155,36 @@ describe("HostTable native lookups", { skip }, () => {
     const slots = new Int32Array(4);
     const nums = new Float64Array(18);
     const flags = new Int32Array(2);
-    const make = (layout: Record<string, number>, prev = lru(), next = lru(), cellCap = 16) =>
-      f(layout, table, prev, next, ctl, addrs, apps, slots, nums, flags, cellCap);
+    const make = (layout: Record<string, number>, lruPrev = lru(), lruNext = lru(), cellCap = 16) =>
+      f({
+        layout,
+        table,
+        lruPrev,
+        lruNext,
+        ctl,
+        addrs,
+        apps,
+        slots,
+        nums,
+        flags,
+        cellCap,
+        networks: new Float64Array(5),
+        talkBytes: new Float64Array(4),
+        talkIdx: new Int32Array(4).fill(-1),
+        touched: new Int32Array(4),
+        talkCtl: new Int32Array(1),
+      });
     assert.throws(() => make({ ...HOST_LAYOUT, keyOffset: -1 }), TypeError);
     assert.throws(() => make({ ...HOST_LAYOUT, recordBytes: 64 }), /does not fit/);
     assert.throws(() => make({ ...HOST_LAYOUT, cellGenInt: 9 }), /outside the cell/);
     assert.throws(() => make({ ...HOST_LAYOUT, otherPeersF64: HOST_LAYOUT.recordBytes / 8 - 2 }), /does not fit/);
     assert.throws(() => make(HOST_LAYOUT, lru(), new Int32Array(3)), /one length/);
     assert.throws(() => make(HOST_LAYOUT, lru(), lru(), 0), /cellCap/);
+    assert.throws(
+      () => f({ layout: HOST_LAYOUT, table } as unknown as Parameters<typeof f>[0]),
+      /must be Float64Arrays/,
+      "arrays missing",
+    );
     const native = make(HOST_LAYOUT);
     const resolve = (index: Int32Array, batch: Uint8Array, from: number, to: number, now: number) =>
       native.resolve(index, batch, from, to, now);

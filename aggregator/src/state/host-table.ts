@@ -101,9 +101,30 @@ export const R_SERVER_LATENCY_SUM = 34;
 export const R_SERVER_LATENCY_FLOWS = 35;
 const R_FIRST_SEEN = 36;
 const I_NODES = 74; // index in moreNodes, -1 for none
+const I_NET = 75; // the host's local network: its NetworkEntry.index + 1, 0 for none
+const I_SERIES = 76; // 1 when the host has time series (networks[] and series[] hold the objects)
 
 /** One application or peer of a host, for the API. */
 const NO_BYTES = new Uint8Array(0);
+
+/**
+ * Counters outside the table that counting a host adds to: the local networks' (NetworkTable's
+ * array) and the current bucket's top talkers (TopTalkers' arrays, which must never move).
+ */
+export interface SharedCounters {
+  networks: Float64Array;
+  talkers: { talkBytes: Float64Array; talkIdx: Int32Array; touched: Int32Array; talkCtl: Int32Array };
+}
+
+const NO_SHARED: SharedCounters = {
+  networks: new Float64Array(0),
+  talkers: {
+    talkBytes: new Float64Array(0),
+    talkIdx: new Int32Array(0),
+    touched: new Int32Array(0),
+    talkCtl: new Int32Array(1),
+  },
+};
 const CTL_HEAD = 0;
 const CTL_TAIL = 1;
 const CTL_USED = 2;
@@ -144,6 +165,8 @@ export const HOST_LAYOUT = {
   peer0SlotInt: I_PEER0_SLOT,
   peer0GenInt: I_PEER0_GEN,
   node0Int: I_NODE0,
+  netInt: I_NET,
+  seriesInt: I_SERIES,
   cellSlotInt: CELL_SLOT,
   cellGenInt: CELL_GEN,
 } as const;
@@ -168,6 +191,9 @@ export const NEW_SRC_APP = 1;
 export const NEW_DST_APP = 2;
 export const NEW_SRC_PEER = 4;
 export const NEW_DST_PEER = 8;
+/** The host has time series: JS adds the record to them. */
+export const SRC_SERIES = 16;
+export const DST_SERIES = 32;
 
 export interface HostCell {
   /** The application id (addApp) or the peer's address. */
@@ -209,6 +235,7 @@ export class HostTable {
   private readonly ips: string[];
   private readonly peer0Keys: string[];
   private readonly node0: string[];
+  /** Per slot: the host's local network and time series (set with setNetwork, setSeries). */
   readonly networks: Array<NetworkEntry | null>;
   readonly series: Array<SeriesSet | null>;
   private readonly lruPrev: Int32Array;
@@ -263,6 +290,8 @@ export class HostTable {
     private readonly hooks: HostHooks,
     /** Whether lookups may use the native resolver when the addon has one (tests turn it off). */
     useNative = true,
+    /** What the native counting also counts in: local networks' counters, top talkers. */
+    shared: SharedCounters = NO_SHARED,
   ) {
     this.slotCap = Math.min(capacity, 1024);
     // Records for the whole capacity at once: the buffer is zeroed memory the kernel maps in as
@@ -285,19 +314,24 @@ export class HostTable {
     this.cells = cellCap - 1 > INLINE_CELLS ? new CellPool(cellCap - 1 - INLINE_CELLS) : null;
     const factory = useNative ? hostResolverFactory() : null;
     if (factory !== null) {
-      this.resolver = factory(
-        HOST_LAYOUT,
-        buf,
-        this.lruPrev,
-        this.lruNext,
-        this.ctl,
-        this.groupAddrs,
-        this.groupApps,
-        this.resolved,
-        this.groupNums,
-        this.groupFlags,
+      this.resolver = factory({
+        layout: HOST_LAYOUT,
+        table: buf,
+        lruPrev: this.lruPrev,
+        lruNext: this.lruNext,
+        ctl: this.ctl,
+        addrs: this.groupAddrs,
+        apps: this.groupApps,
+        slots: this.resolved,
+        nums: this.groupNums,
+        flags: this.groupFlags,
         cellCap,
-      );
+        networks: shared.networks,
+        talkBytes: shared.talkers.talkBytes,
+        talkIdx: shared.talkers.talkIdx,
+        touched: shared.talkers.touched,
+        talkCtl: shared.talkers.talkCtl,
+      });
     }
   }
 
@@ -848,6 +882,16 @@ export class HostTable {
     if (this.lruTail < 0) this.lruHead = slot;
     else this.lruNext[this.lruTail] = slot;
     this.lruTail = slot;
+  }
+
+  setNetwork(slot: number, net: NetworkEntry | null): void {
+    this.networks[slot] = net;
+    this.i32[slot * I_STRIDE + I_NET] = net === null ? 0 : net.index + 1;
+  }
+
+  setSeries(slot: number, series: SeriesSet | null): void {
+    this.series[slot] = series;
+    this.i32[slot * I_STRIDE + I_SERIES] = series === null ? 0 : 1;
   }
 
   /** Notes that `node` (the NodeEntry of that serial) reported the host. */

@@ -17,6 +17,7 @@ import { validateStateConfig } from "./config.js";
 import { EXPORTER_BYTES, ExporterTable, INTERFACE_BYTES, isIfIndex } from "./exporter-table.js";
 import { applicationMatches, FlowStore } from "./flow-store.js";
 import {
+  DST_SERIES,
   HostTable,
   N_CLIENT_LATENCY,
   N_D2S_BYTES,
@@ -45,6 +46,7 @@ import {
   R_SERVER_LATENCY_FLOWS,
   R_SERVER_LATENCY_SUM,
   R_STRIDE,
+  SRC_SERIES,
 } from "./host-table.js";
 import { ABSENT, type IngestFlow, MessageViews } from "./ingest-flow.js";
 import { isAddress, label } from "./labels.js";
@@ -128,6 +130,8 @@ export class LiveState {
     const c = this.config;
     const now = this.now();
     this.networkTable = new NetworkTable(localNetworks);
+    // Talkers are host table slots, below maxHosts: their arrays are made once, never moved.
+    this.talkers = new TopTalkers(c.topKCapacity, (slot) => this.hostTable.ip(slot), c.maxHosts);
     this.hostTable = new HostTable(
       c.maxHosts,
       c.maxPeersPerHost,
@@ -136,12 +140,12 @@ export class LiveState {
         evicted: (slot) => this.evictHost(slot),
       },
       nativeHosts,
+      { networks: this.networkTable.counters, talkers: this.talkers },
     );
     this.apps = new ApplicationTable(c.maxApplications);
     this.nodeTable = new NodeTable(c.maxNodes);
     this.exporterTable = new ExporterTable(c.maxExporters, c.maxInterfacesPerExporter);
     this.flowStore = new FlowStore(c.maxActiveFlows, c.maxRecentFlows, c.activeFlowTtlMs);
-    this.talkers = new TopTalkers(c.topKCapacity, (slot) => this.hostTable.ip(slot));
     this.hostTable.talkers = this.talkers;
     this.totalSeries = new SeriesSet(now);
   }
@@ -303,26 +307,28 @@ export class LiveState {
     }
   }
 
-  /** What the native counting of group record k left to JS: strings, objects, other tables. */
+  /** What the native counting of group record k left to JS: strings and objects. */
   private completeCounted(k: number, now: number): void {
     const hosts = this.hostTable;
+    const flags = hosts.groupFlags[k] as number;
+    if (flags === 0) return;
     const slots = hosts.resolved;
-    const nums = hosts.groupNums;
     const src = slots[2 * k] as number;
     const dst = slots[2 * k + 1] as number;
-    const flags = hosts.groupFlags[k] as number;
     const app = this.groupApps[k] as ApplicationEntry;
     if ((flags & NEW_SRC_APP) !== 0) app.hosts++;
     if ((flags & NEW_DST_APP) !== 0) app.hosts++;
     if ((flags & NEW_SRC_PEER) !== 0) hosts.notePeerKey(src, dst, (flags >> 8) & 0xff);
     if ((flags & NEW_DST_PEER) !== 0) hosts.notePeerKey(dst, src, (flags >> 16) & 0xff);
-    const n = k * NUMS;
-    const s2dBytes = nums[n + N_S2D_BYTES] as number;
-    const s2dPackets = nums[n + N_S2D_PACKETS] as number;
-    const d2sBytes = nums[n + N_D2S_BYTES] as number;
-    const d2sPackets = nums[n + N_D2S_PACKETS] as number;
-    const nf = nums[n + N_NEW] as number;
-    this.countHostExtras(src, dst, s2dBytes, s2dPackets, d2sBytes, d2sPackets, nf, now);
+    if ((flags & (SRC_SERIES | DST_SERIES)) !== 0) {
+      const nums = hosts.groupNums;
+      const n = k * NUMS;
+      const bytes = (nums[n + N_S2D_BYTES] as number) + (nums[n + N_D2S_BYTES] as number);
+      const packets = (nums[n + N_S2D_PACKETS] as number) + (nums[n + N_D2S_PACKETS] as number);
+      const nf = nums[n + N_NEW] as number;
+      if ((flags & SRC_SERIES) !== 0) hosts.series[src]?.add(now, bytes, packets, nf);
+      if ((flags & DST_SERIES) !== 0) hosts.series[dst]?.add(now, bytes, packets, nf);
+    }
   }
 
   /**
@@ -714,22 +720,22 @@ export class LiveState {
       this.hostSeries.delete(ip);
       this.hostSeriesDropped++;
       const h = this.hostTable.find(ip);
-      if (h >= 0 && this.hostTable.series[h] === s) this.hostTable.series[h] = null;
+      if (h >= 0 && this.hostTable.series[h] === s) this.hostTable.setSeries(h, null);
     }
     for (const ip of want) {
       if (this.hostSeries.has(ip)) continue;
       const s = new SeriesSet(now);
       this.hostSeries.set(ip, s);
       const h = this.hostTable.find(ip);
-      if (h >= 0) this.hostTable.series[h] = s;
+      if (h >= 0) this.hostTable.setSeries(h, s);
     }
   }
 
   private createHost(slot: number, ip: string): void {
     const net = this.networkTable.resolve(ip);
-    this.hostTable.networks[slot] = net;
+    this.hostTable.setNetwork(slot, net);
     if (net !== null) net.hosts++;
-    this.hostTable.series[slot] = this.hostSeries.get(ip) ?? null;
+    this.hostTable.setSeries(slot, this.hostSeries.get(ip) ?? null);
   }
 
   private evictHost(slot: number): void {

@@ -35,19 +35,27 @@ export interface NativeHosts {
   account(from: number, to: number, nodeSerial: number): number;
 }
 
-export type HostResolverFactory = (
-  layout: Readonly<Record<string, number>>,
-  table: ArrayBuffer,
-  lruPrev: Int32Array,
-  lruNext: Int32Array,
-  ctl: Int32Array,
-  addrs: Int32Array,
-  apps: Int32Array,
-  slots: Int32Array,
-  nums: Float64Array,
-  flags: Int32Array,
-  cellCap: number,
-) => NativeHosts;
+/** The memory the native lookups and counting share with JS, all of it owned by JS. */
+export interface NativeHostsMemory {
+  layout: Readonly<Record<string, number>>;
+  table: ArrayBuffer;
+  lruPrev: Int32Array;
+  lruNext: Int32Array;
+  ctl: Int32Array;
+  addrs: Int32Array;
+  apps: Int32Array;
+  slots: Int32Array;
+  nums: Float64Array;
+  flags: Int32Array;
+  cellCap: number;
+  networks: Float64Array;
+  talkBytes: Float64Array;
+  talkIdx: Int32Array;
+  touched: Int32Array;
+  talkCtl: Int32Array;
+}
+
+export type HostResolverFactory = (memory: NativeHostsMemory) => NativeHosts;
 
 let resolverFactory: HostResolverFactory | null | undefined;
 

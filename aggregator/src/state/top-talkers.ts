@@ -44,24 +44,42 @@ const COARSE_SLOTS = 61;
 const WHOLE_MINUTES: Record<Exclude<Window, "1m">, number> = { "5m": 5, "1h": 60 };
 
 export class TopTalkers {
-  /** Hosts with bytes in the current bucket. */
-  private readonly touched: number[] = [];
+  /**
+   * Hosts with bytes in the current bucket: the first `talkCtl[0]` entries. Typed arrays, like
+   * the per-id counts, so that the host table's native counting can count talkers too (it holds
+   * them: they never move once the ids are bounded).
+   */
+  touched: Int32Array;
+  readonly talkCtl = new Int32Array(1);
   /** Per id: bytes in the current bucket, and position in `touched` (-1 when not in it). */
-  private talkBytes = new Float64Array(0);
-  private talkIdx = new Int32Array(0);
+  talkBytes: Float64Array;
+  talkIdx: Int32Array;
   /** Partial counts of hosts evicted during the current bucket. */
   private readonly evicted: SpaceSaving;
   private readonly fine: FrozenSummary[];
   private readonly coarse: FrozenSummary[];
   private current = Number.NaN;
 
+  /** maxIds: ids are below it (the host table's capacity); 0 for arrays that grow as needed. */
   constructor(
     readonly capacity: number,
     private readonly address: TalkerAddress,
+    readonly maxIds = 0,
   ) {
     this.evicted = new SpaceSaving(capacity);
     this.fine = Array.from({ length: FINE_SLOTS }, () => new FrozenSummary(capacity));
     this.coarse = Array.from({ length: COARSE_SLOTS }, () => new FrozenSummary(capacity));
+    this.talkBytes = new Float64Array(maxIds);
+    this.talkIdx = new Int32Array(maxIds).fill(-1);
+    this.touched = new Int32Array(maxIds);
+  }
+
+  private get touchedCount(): number {
+    return this.talkCtl[0] as number;
+  }
+
+  private set touchedCount(n: number) {
+    this.talkCtl[0] = n;
   }
 
   /**
@@ -76,11 +94,12 @@ export class TopTalkers {
     if (Number.isNaN(prev)) return "minute";
     const slot = this.fine[mod(prev, FINE_SLOTS)] as FrozenSummary;
     slot.fill(prev, mergeParts(this.currentParts()));
-    for (const t of this.touched) {
+    for (let i = 0; i < this.touchedCount; i++) {
+      const t = this.touched[i] as number;
       this.talkIdx[t] = -1;
       this.talkBytes[t] = 0;
     }
-    this.touched.length = 0;
+    this.touchedCount = 0;
     this.evicted.reset();
     const minute = Math.floor(prev / PER_MINUTE);
     if (Math.floor(b / PER_MINUTE) === minute) return "bucket";
@@ -93,8 +112,10 @@ export class TopTalkers {
   add(t: number, bytes: number): void {
     if (t >= this.talkIdx.length) this.grow(t);
     if ((this.talkIdx[t] as number) < 0) {
-      this.talkIdx[t] = this.touched.length;
-      this.touched.push(t);
+      const n = this.touchedCount;
+      this.talkIdx[t] = n;
+      this.touched[n] = t;
+      this.touchedCount = n + 1;
     }
     this.talkBytes[t] = (this.talkBytes[t] as number) + bytes;
   }
@@ -111,7 +132,9 @@ export class TopTalkers {
     if (i < 0) return;
     const bytes = this.talkBytes[t] as number;
     if (bytes > 0) this.evicted.add(this.address(t), bytes);
-    const last = this.touched.pop() as number;
+    const n = this.touchedCount - 1;
+    const last = this.touched[n] as number;
+    this.touchedCount = n;
     if (last !== t) {
       this.touched[i] = last;
       this.talkIdx[last] = i;
@@ -120,14 +143,19 @@ export class TopTalkers {
     this.talkBytes[t] = 0;
   }
 
+  /** Room for ids up to `id` (only without maxIds: arrays held by native code never move). */
   private grow(id: number): void {
+    if (this.maxIds > 0) throw new RangeError(`talker id ${id} is not below maxIds ${this.maxIds}`);
     const n = Math.max(1024, 2 ** Math.ceil(Math.log2(id + 1)));
     const bytes = new Float64Array(n);
     bytes.set(this.talkBytes);
     const idx = new Int32Array(n).fill(-1);
     idx.set(this.talkIdx);
+    const touched = new Int32Array(n);
+    touched.set(this.touched);
     this.talkBytes = bytes;
     this.talkIdx = idx;
+    this.touched = touched;
   }
 
   /** The k hosts with the most bytes in the window, most first. Call advance(now) first. */
@@ -151,7 +179,7 @@ export class TopTalkers {
     const talkBytes = this.talkBytes;
     const address = this.address;
     const kept = smallest(
-      this.touched,
+      Array.from(this.touched.subarray(0, this.touchedCount)),
       this.capacity + 1,
       (a, b) => (talkBytes[b] as number) - (talkBytes[a] as number) || byAddress(address(a), address(b)),
     );
@@ -169,7 +197,7 @@ export class TopTalkers {
 
   /** Hosts counted in the current bucket (bounded by the host table). */
   get counting(): number {
-    return this.touched.length;
+    return this.touchedCount;
   }
 
   entries(): number {
@@ -188,7 +216,7 @@ export class TopTalkers {
   }
 
   approxBytes(): number {
-    let n = this.evicted.approxBytes() + this.touched.length * 8 + this.talkIdx.length * 12;
+    let n = this.evicted.approxBytes() + this.talkIdx.length * 16;
     for (const s of this.fine) n += s.approxBytes();
     for (const s of this.coarse) n += s.approxBytes();
     return n;
