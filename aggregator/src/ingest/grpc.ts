@@ -24,6 +24,7 @@ import { createServer as createTlsServer, type TLSSocket } from "node:tls";
 import { AUTH_METADATA_KEY, pb } from "@flowlens/contracts";
 import * as grpc from "@grpc/grpc-js";
 import type { DecodedBatch } from "./batch-decoder.js";
+import { raiseReceiveWindow } from "./http2-window.js";
 import type { AnyBatch, BatchSink } from "./sink.js";
 
 export interface GrpcIngestTls {
@@ -82,6 +83,11 @@ export interface GrpcIngestStats {
    * refused a message over maxBatchBytes (it ends the call itself and tells us no more).
    */
   streamsAborted: number;
+  /**
+   * Streams whose HTTP/2 receive windows could not be raised from the 64 KiB default (see
+   * http2-window.ts): they work, slower.
+   */
+  windowsNotRaised: number;
   /** Decoded, valid batches, duplicates included (a duplicate: the sink returned false). */
   batchesReceived: number;
   flowsReceived: number;
@@ -173,6 +179,7 @@ export class GrpcIngest {
     connectionsTotal: 0,
     streamsTotal: 0,
     streamsAborted: 0,
+    windowsNotRaised: 0,
     batchesReceived: 0,
     flowsReceived: 0,
     duplicateBatches: 0,
@@ -294,6 +301,7 @@ export class GrpcIngest {
       { name: "streams_open", value: s.streamsOpen },
       { name: "streams_total", value: s.streamsTotal },
       { name: "streams_aborted", value: s.streamsAborted },
+      { name: "windows_not_raised", value: s.windowsNotRaised },
       { name: "batches_received", value: s.batchesReceived },
       { name: "flows_received", value: s.flowsReceived },
       { name: "duplicate_batches", value: s.duplicateBatches },
@@ -449,6 +457,7 @@ export class GrpcIngest {
     // Sent at once, not with the first ack: they tell the agent the stream is accepted (it waits
     // for them, or for a connected channel, before writing).
     call.sendMetadata(new grpc.Metadata());
+    if (!raiseReceiveWindow(call)) this.counts.windowsNotRaised++;
 
     call.on("data", (bytes: Buffer) => {
       if (ended) return;
