@@ -139,9 +139,18 @@ describe("the generated CRDs in kube-apiserver", () => {
         .map((k) => `${k.plural}.${GROUP}`)
         .sort(),
     );
-    const list = (await getJson(`/apis/${GROUP}/${VERSION}`)) as {
+    type Discovery = {
       resources: { name: string; kind: string; namespaced: boolean; shortNames?: string[]; categories?: string[] }[];
     };
+    // Established is per CRD; the group version's discovery document is rebuilt a moment later,
+    // resource by resource: wait until it lists them all (or give up and let the asserts say).
+    const plurals = Object.values(KINDS).map((k) => k.plural);
+    let list = (await getJson(`/apis/${GROUP}/${VERSION}`).catch(() => ({ resources: [] }))) as Discovery;
+    for (const end = Date.now() + 30_000; Date.now() < end; ) {
+      if (plurals.every((p) => list.resources.some((r) => r.name === p))) break;
+      await new Promise((r) => setTimeout(r, 200));
+      list = (await getJson(`/apis/${GROUP}/${VERSION}`).catch(() => ({ resources: [] }))) as Discovery;
+    }
     for (const [kind, k] of Object.entries(KINDS)) {
       const r = list.resources.find((x) => x.name === k.plural);
       assert.ok(r, `${k.plural} is served`);
