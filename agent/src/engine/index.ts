@@ -7,6 +7,7 @@ export type {
   HeaderLayout,
   LiveOptions,
   LiveWorkerStats,
+  NativeEngine,
   PcapOptions,
   TableOptions,
 } from "./native.js";

@@ -2,7 +2,7 @@
 // among 100k): from the native addon, on transparent huge pages where the kernel grants them.
 // With 4 KiB pages nearly every such read also misses the TLB, and on virtual machines a TLB
 // miss walks two levels of page tables; a 2 MiB page covers 512 times as much.
-import { nativeEngine } from "@flowlens/agent/engine";
+import { type NativeEngine, nativeEngine } from "@flowlens/agent/engine";
 
 /** Below this a table fits in a few pages anyway. */
 const HUGE_MIN_BYTES = 4 << 20;
@@ -30,32 +30,10 @@ export function tableBuffer(bytes: number): ArrayBuffer {
 }
 
 /** The native lookups and counting of the host table (see agent/native/src/host_resolve.c). */
-export interface NativeHosts {
-  resolve(index: Int32Array, batch: Uint8Array, from: number, to: number, now: number): number;
-  account(from: number, to: number, nodeSerial: number): number;
-}
-
+export type HostResolverFactory = NativeEngine["hostResolver"];
 /** The memory the native lookups and counting share with JS, all of it owned by JS. */
-export interface NativeHostsMemory {
-  layout: Readonly<Record<string, number>>;
-  table: ArrayBuffer;
-  lruPrev: Int32Array;
-  lruNext: Int32Array;
-  ctl: Int32Array;
-  addrs: Int32Array;
-  apps: Int32Array;
-  slots: Int32Array;
-  nums: Float64Array;
-  flags: Int32Array;
-  cellCap: number;
-  networks: Float64Array;
-  talkBytes: Float64Array;
-  talkIdx: Int32Array;
-  touched: Int32Array;
-  talkCtl: Int32Array;
-}
-
-export type HostResolverFactory = (memory: NativeHostsMemory) => NativeHosts;
+export type NativeHostsMemory = Parameters<HostResolverFactory>[0];
+export type NativeHosts = ReturnType<HostResolverFactory>;
 
 let resolverFactory: HostResolverFactory | null | undefined;
 
