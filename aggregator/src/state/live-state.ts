@@ -164,8 +164,9 @@ export class LiveState {
    * The hot path: counts the first `length` records of `flows`, all from one origin. Records go
    * in groups of PREFETCH_GROUP: the group's hosts are looked up first (in C where the addon
    * is, reading ahead), then each record is counted in the flow store, applications and
-   * protocols, and, with the addon, the group's records are counted in their hosts by C, JS
-   * completing what needs its strings and objects (networks, series, top talkers). Without the
+   * protocols, and, with the addon, the group's records are counted in their hosts, networks
+   * and top talkers by C, JS completing what needs its strings and objects (peers' addresses,
+   * new applications' host counts, time series). Without the
    * addon JS counts each record's hosts in its turn. Either way every structure ends up as if
    * the records had been counted one by one, in order.
    */
