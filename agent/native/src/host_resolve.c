@@ -109,10 +109,16 @@ typedef struct {
   int32_t *touched;
   int32_t *talk_ctl;
   size_t talk_len;
-  napi_ref refs[16];
+  /* Per group record: the Community ID's bytes [start, end) in the batch (-1: none), and out,
+   * the flow key hash the flow store files the record under (KEY_NOT_HASHED: JS makes it). */
+  const int32_t *key_ranges;
+  double *key_hashes;
+  napi_ref refs[18];
 } resolver;
 
-#define N_REFS 16
+#define N_REFS 18
+#define MAX_COMMUNITY_ID 64
+#define KEY_NOT_HASHED 4294967296.0
 
 enum { NET_BYTES_SENT, NET_BYTES_RCVD, NET_PACKETS_SENT, NET_PACKETS_RCVD, NET_FLOWS, NET_FIELDS };
 
@@ -233,6 +239,18 @@ static napi_value resolve(napi_env env, napi_callback_info info) {
   }
   const int32_t *index = index_data;
   const uint8_t *batch = batch_data;
+  /* The flow key hash of records with an ASCII Community ID (flowKeyHash() in flow-store.ts). */
+  for (int32_t k = from; k < to; k++) {
+    int32_t start = r->key_ranges[2 * k], end = r->key_ranges[2 * k + 1];
+    double out = KEY_NOT_HASHED;
+    if (start >= 0 && end > start && end - start <= MAX_COMMUNITY_ID && (size_t)end <= batch_len) {
+      uint32_t bits = 0;
+      uint32_t h = fnv1a(batch + start, end - start, &bits);
+      if (bits < 0x80) out = (double)(int32_t)h;
+    }
+    r->key_hashes[k] = out;
+  }
+
   /* index_len is a power of two times 2 ([hash, slot + 1] pairs). */
   uint32_t entries = (uint32_t)(index_len / 2);
   if (entries == 0 || (entries & (entries - 1)) != 0) {
@@ -600,7 +618,8 @@ static int field(napi_env env, napi_value obj, const char *name, int want, void 
 
 /* hostResolver({ layout, table: ArrayBuffer, lruPrev, lruNext, ctl, addrs, apps, slots, flags:
  * Int32Array, nums: Float64Array, cellCap, networks: Float64Array, talkBytes: Float64Array,
- * talkIdx, touched, talkCtl: Int32Array }): { resolve, account }. */
+ * talkIdx, touched, talkCtl, keyRanges: Int32Array, keyHashes: Float64Array }):
+ * { resolve, account }. */
 napi_value fl_napi_host_resolver(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -624,7 +643,8 @@ napi_value fl_napi_host_resolver(napi_env env, napi_callback_info info) {
   }
   int refs = 0;
   size_t prev_len = 0, next_len = 0, ctl_len = 0, addrs_len = 0, apps_len = 0, slots_len = 0, nums_len = 0,
-         flags_len = 0, net_len = 0, talk_bytes_len = 0, talk_idx_len = 0, touched_len = 0, talk_ctl_len = 0;
+         flags_len = 0, net_len = 0, talk_bytes_len = 0, talk_idx_len = 0, touched_len = 0, talk_ctl_len = 0,
+         key_ranges_len = 0, key_hashes_len = 0;
   if (bad == NULL && !field(env, argv[0], "table", -1, (void **)&r->table, &r->table_bytes, r, &refs))
     bad = "hostResolver: table must be an ArrayBuffer";
   if (bad == NULL && (!field(env, argv[0], "lruPrev", napi_int32_array, (void **)&r->lru_prev, &prev_len, r, &refs) ||
@@ -639,8 +659,10 @@ napi_value fl_napi_host_resolver(napi_env env, napi_callback_info info) {
                       !field(env, argv[0], "talkBytes", napi_float64_array, (void **)&r->talk_bytes, &talk_bytes_len, r, &refs) ||
                       !field(env, argv[0], "talkIdx", napi_int32_array, (void **)&r->talk_idx, &talk_idx_len, r, &refs) ||
                       !field(env, argv[0], "touched", napi_int32_array, (void **)&r->touched, &touched_len, r, &refs) ||
-                      !field(env, argv[0], "talkCtl", napi_int32_array, (void **)&r->talk_ctl, &talk_ctl_len, r, &refs)))
-    bad = "hostResolver: nums, networks and talkBytes must be Float64Arrays, the other arrays Int32Arrays";
+                      !field(env, argv[0], "talkCtl", napi_int32_array, (void **)&r->talk_ctl, &talk_ctl_len, r, &refs) ||
+                      !field(env, argv[0], "keyRanges", napi_int32_array, (void **)&r->key_ranges, &key_ranges_len, r, &refs) ||
+                      !field(env, argv[0], "keyHashes", napi_float64_array, (void **)&r->key_hashes, &key_hashes_len, r, &refs)))
+    bad = "hostResolver: nums, networks, talkBytes and keyHashes must be Float64Arrays, the other arrays Int32Arrays";
   napi_value cap;
   if (bad == NULL && (napi_get_named_property(env, argv[0], "cellCap", &cap) != napi_ok ||
                       napi_get_value_int32(env, cap, &r->cell_cap) != napi_ok || r->cell_cap < 1))
@@ -679,6 +701,8 @@ napi_value fl_napi_host_resolver(napi_env env, napi_callback_info info) {
   if (slots_len / 2 < group) group = slots_len / 2;
   if (nums_len / NUMS < group) group = nums_len / NUMS;
   if (flags_len < group) group = flags_len;
+  if (key_ranges_len / 2 < group) group = key_ranges_len / 2;
+  if (key_hashes_len < group) group = key_hashes_len;
   r->group_len = group;
   napi_value obj, fn_resolve, fn_account;
   if (napi_create_object(env, &obj) != napi_ok ||

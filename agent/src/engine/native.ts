@@ -167,6 +167,8 @@ export interface NativeEngine {
     talkIdx: Int32Array;
     touched: Int32Array;
     talkCtl: Int32Array;
+    keyRanges: Int32Array;
+    keyHashes: Float64Array;
   }): {
     resolve(index: Int32Array, batch: Uint8Array, from: number, to: number, now: number): number;
     /** Counts group records [from, to) in their hosts; returns where it stopped. */

@@ -264,7 +264,7 @@ export function flowKeyHash(f: IngestFlow): number {
 }
 
 /** Not a hash tupleHash() can make (it returns int32s): the key's string must be hashed. */
-const NOT_HASHED = 2 ** 32;
+export const NOT_HASHED = 2 ** 32;
 const BAR = 0x7c;
 
 /** FNV-1a of flowKey's 5-tuple form from the address bytes; NOT_HASHED if not ASCII or not uint32s. */
@@ -379,9 +379,11 @@ export class FlowStore {
     srcAddr: string,
     dstAddr: string,
     l7: string,
+    /** flowKeyHash(f) when the caller has it (the host resolver makes it), else NOT_HASHED. */
+    keyHash = NOT_HASHED,
   ): boolean {
     const stillActive = f.endReason === pb.EndReason.END_REASON_ACTIVE;
-    const hash = flowKeyHash(f);
+    const hash = keyHash === NOT_HASHED ? flowKeyHash(f) : keyHash;
     const bucket = hash & (ACTIVE_HASH_BUCKETS - 1);
     let key = "";
     if (stillActive || this.activeHashes[bucket] !== 0) {

@@ -173,6 +173,8 @@ describe("HostTable native lookups", { skip }, () => {
         talkIdx: new Int32Array(4).fill(-1),
         touched: new Int32Array(4),
         talkCtl: new Int32Array(1),
+        keyRanges: new Int32Array(4),
+        keyHashes: new Float64Array(2),
       });
     assert.throws(() => make({ ...HOST_LAYOUT, keyOffset: -1 }), TypeError);
     assert.throws(() => make({ ...HOST_LAYOUT, recordBytes: 64 }), /does not fit/);

@@ -23,6 +23,7 @@
 // a third faster than the same cells in a separate pool. A cap above 16 keys puts the keys
 // beyond the 16th in blocks from a shared pool.
 import { AddResult } from "./capped-counters.js";
+import { NOT_HASHED } from "./flow-store.js";
 import { type IngestFlow, wireText } from "./ingest-flow.js";
 import { isAddress } from "./labels.js";
 import type { NetworkEntry } from "./network-table.js";
@@ -269,6 +270,11 @@ export class HostTable {
   private readonly resolver: NativeHosts | null = null;
   readonly groupNums = new Float64Array(NUMS * PREFETCH_GROUP);
   readonly groupFlags = new Int32Array(PREFETCH_GROUP);
+  /** Per group record: its Community ID's bytes in groupBuf (-1: none), and the flow key hash C made of them. */
+  private readonly keyRanges = new Int32Array(2 * PREFETCH_GROUP);
+  private readonly keyHashes = new Float64Array(PREFETCH_GROUP);
+  /** Whether keyHashes holds this group's (the resolver ran for it). */
+  private keysHashed = false;
   /** Per group record: src start, src end, dst start, dst end in groupBuf (-1: not there). */
   private readonly groupAddrs = new Int32Array(4 * PREFETCH_GROUP);
   /** Per group record: its src and dst slots (-1: not an address), once touched. */
@@ -331,6 +337,8 @@ export class HostTable {
         talkIdx: shared.talkers.talkIdx,
         touched: shared.talkers.touched,
         talkCtl: shared.talkers.talkCtl,
+        keyRanges: this.keyRanges,
+        keyHashes: this.keyHashes,
       });
     }
   }
@@ -572,18 +580,31 @@ export class HostTable {
   private resolveGroup(flows: readonly IngestFlow[], from: number, to: number, now: number): void {
     const addrs = this.groupAddrs;
     const first = (flows[from] as IngestFlow).buf;
+    const keys = this.keyRanges;
     for (let i = from, k = 0; i < to; i++, k++) {
       const f = flows[i] as IngestFlow;
-      const ok = first !== null && f.buf === first && f.srcAddrStart >= 0 && f.dstAddrStart >= 0;
+      const same = first !== null && f.buf === first;
+      const ok = same && f.srcAddrStart >= 0 && f.dstAddrStart >= 0;
       addrs[4 * k] = ok ? f.srcAddrStart : -1;
       addrs[4 * k + 1] = f.srcAddrEnd;
       addrs[4 * k + 2] = ok ? f.dstAddrStart : -1;
       addrs[4 * k + 3] = f.dstAddrEnd;
+      keys[2 * k] = same ? f.communityIdStart : -1;
+      keys[2 * k + 1] = f.communityIdEnd;
     }
     this.groupLength = to - from;
     this.groupBuf = first ?? NO_BYTES;
+    this.keysHashed = first !== null;
     this.resolvedTo =
       first === null ? 0 : (this.resolver as NativeHosts).resolve(this.index, this.groupBuf, 0, to - from, now);
+  }
+
+  /**
+   * The flow key hash (flowKeyHash) of record k of the group prefetch() last read for, made by
+   * the resolver; NOT_HASHED when it did not make it.
+   */
+  groupKeyHash(k: number): number {
+    return this.keysHashed ? (this.keyHashes[k] as number) : NOT_HASHED;
   }
 
   /**

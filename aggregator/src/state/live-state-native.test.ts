@@ -54,6 +54,9 @@ function flows(r: () => number, pool: string[], n: number): pb.Flow[] {
         srcRetransmits: Math.floor(r() * 3),
         dstRetransmits: Math.floor(r() * 3),
         endReason: r() < 0.2 ? pb.EndReason.END_REASON_ACTIVE : pb.EndReason.END_REASON_FIN,
+        // Keys that repeat, so that active flows are continued and ended; some records without
+        // one (keyed by their 5-tuple), and a non-ASCII one (its key hashed from the string).
+        communityId: r() < 0.1 ? "" : r() < 0.01 ? "1:é" : `1:k${Math.floor(r() * 60)}=`,
       }),
     );
   }
@@ -72,6 +75,7 @@ function snapshot(s: LiveState): unknown {
     protocols: s.protocols(),
     networks: s.networks(),
     talkers: (["1m", "5m", "1h"] as Window[]).map((w) => s.topTalkers(w, 50)),
+    flows: s.flows({ state: "all", sort: "bytes", order: "desc", offset: 0, limit: 100_000 }),
     // The top hosts have time series (re-chosen every minute of ingest time).
     series: hosts.items.slice(0, 30).map((h) => s.series({ entity: { kind: "host", ip: h.ip }, resolution: "10s" })),
   };

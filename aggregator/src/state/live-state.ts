@@ -15,7 +15,7 @@ import { type ApplicationEntry, ApplicationTable } from "./applications.js";
 import { AddResult } from "./capped-counters.js";
 import { validateStateConfig } from "./config.js";
 import { EXPORTER_BYTES, ExporterTable, INTERFACE_BYTES, isIfIndex } from "./exporter-table.js";
-import { applicationMatches, FlowStore } from "./flow-store.js";
+import { applicationMatches, FlowStore, NOT_HASHED } from "./flow-store.js";
 import {
   DST_SERIES,
   HostTable,
@@ -227,6 +227,7 @@ export class LiveState {
             src >= 0 ? hosts.ip(src) : f.srcAddr,
             dst >= 0 ? hosts.ip(dst) : f.dstAddr,
             f.l7,
+            native ? hosts.groupKeyHash(k) : NOT_HASHED,
           );
           const nf = isNew ? 1 : 0;
           records++;
