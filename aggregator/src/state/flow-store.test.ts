@@ -7,7 +7,7 @@ import { describe, it } from "node:test";
 import { pb } from "@flowlens/contracts";
 import { FlowRecords, resetProbeFields } from "../collector/flow-records.js";
 import { FlowBatchDecoder } from "../ingest/batch-decoder.js";
-import { flowKey, flowKeyHash } from "./flow-store.js";
+import { FlowStore, flowKey, flowKeyHash } from "./flow-store.js";
 import { IngestFlow } from "./ingest-flow.js";
 
 function prng(seed: number): (n: number) => number {
@@ -83,6 +83,43 @@ describe("flow key hash", () => {
     for (let i = 0; i < records.length; i++) {
       const f = records.records[i] as IngestFlow;
       assert.equal(flowKeyHash(f), fnv(flowKey(f)), flowKey(f));
+    }
+  });
+});
+
+describe("addresses of encoded records", () => {
+  it("are listed and filtered on for ended flows whose strings were not kept", () => {
+    const store = new FlowStore(10, 10, 60_000);
+    const decoder = new FlowBatchDecoder();
+    const flows = [
+      pb.Flow.fromPartial({ srcAddr: "10.0.0.1", dstAddr: "fd00::2", srcPort: 1, dstPort: 2, proto: 6, endReason: 3 }),
+      pb.Flow.fromPartial({ srcAddr: "10.0.0.3", dstAddr: "hôte", srcPort: 3, dstPort: 4, proto: 17, endReason: 1 }),
+    ];
+    const batch = decoder.decode(
+      pb.FlowBatch.encode(
+        pb.FlowBatch.fromPartial({ sequence: 1n, agent: { agentId: "a", node: "n" }, flows }),
+      ).finish(),
+    );
+    const active = store.begin("n");
+    for (const f of batch.flows) store.record("n", active, f, 1000, 1, 1, 1, 1, null, null, f.l7);
+    store.end("n");
+    const all = store.query({ state: "all", sort: "bytes", order: "desc", offset: 0, limit: 10 });
+    assert.deepEqual(all.items.map((x) => [x.flow.srcAddr, x.flow.dstAddr]).sort(), [
+      ["10.0.0.1", "fd00::2"],
+      ["10.0.0.3", "hôte"],
+    ]);
+    // Filters read the addresses the ring kept as offsets into the record's bytes.
+    for (const [host, want] of [
+      ["hôte", "10.0.0.3"],
+      ["fd00::2", "10.0.0.1"],
+      ["10.0.0.3", "10.0.0.3"],
+    ]) {
+      const one = store.query({ state: "all", sort: "bytes", order: "desc", offset: 0, limit: 10, host });
+      assert.deepEqual(
+        one.items.map((x) => x.flow.srcAddr),
+        [want],
+        host,
+      );
     }
   });
 });

@@ -14,7 +14,7 @@
 // there, so that most records never make their key string.
 import { pb } from "@flowlens/contracts";
 import { LocalNetworks } from "../networks.js";
-import type { IngestFlow } from "./ingest-flow.js";
+import { type IngestFlow, wireText } from "./ingest-flow.js";
 import { type LruLinks, LruList } from "./lru.js";
 import { toUint64 } from "./num.js";
 import { page } from "./select.js";
@@ -376,8 +376,9 @@ export class FlowStore {
     s2dPackets: number,
     d2sBytes: number,
     d2sPackets: number,
-    srcAddr: string,
-    dstAddr: string,
+    /** null: the record's own, read from its bytes when needed (no string per record). */
+    srcAddr: string | null,
+    dstAddr: string | null,
     l7: string,
     /** flowKeyHash(f) when the caller has it (the host resolver makes it), else NOT_HASHED. */
     keyHash = NOT_HASHED,
@@ -390,7 +391,7 @@ export class FlowStore {
       key = flowKey(f);
       const e = active.get(key);
       if (e !== undefined) {
-        e.update(f, now, s2dBytes, s2dPackets, d2sBytes, d2sPackets, srcAddr, dstAddr, l7);
+        e.update(f, now, s2dBytes, s2dPackets, d2sBytes, d2sPackets, srcAddr ?? f.srcAddr, dstAddr ?? f.dstAddr, l7);
         if (stillActive) this.activeLru.touch(e);
         else {
           active.delete(key);
@@ -410,7 +411,7 @@ export class FlowStore {
     }
     const e = this.pool.pop() ?? new FlowEntry();
     e.start(node, key, f, now);
-    e.update(f, now, s2dBytes, s2dPackets, d2sBytes, d2sPackets, srcAddr, dstAddr, l7);
+    e.update(f, now, s2dBytes, s2dPackets, d2sBytes, d2sPackets, srcAddr ?? f.srcAddr, dstAddr ?? f.dstAddr, l7);
     if (this.activeLru.size >= this.maxActive) this.evictOldest();
     e.active = true;
     e.keyHash = hash;
@@ -585,6 +586,10 @@ const R_STRIDE = 16;
 const I_SRC_FLAGS = 2;
 const I_DST_FLAGS = 3;
 const I_LENGTH = 4; // record bytes in the slot; -1: in `long`, -2: a message in `messages`
+const I_SRC_AT = 0; // where the addresses are in the record's bytes when their strings are not kept
+const I_SRC_END = 1;
+const I_DST_AT = 5;
+const I_DST_END = 6;
 const I_STRIDE = 8;
 const S_NODE = 0;
 const S_SRC_ADDR = 1;
@@ -603,9 +608,10 @@ class RecentRing {
   private readonly bytes: Uint8Array;
   /**
    * Node, source and destination address, application of each slot, side by side (S_*): the
-   * four writes of a push land in one cache line, not in four arrays' lines.
+   * four writes of a push land in one cache line, not in four arrays' lines. An address is null
+   * when it is in the slot's record bytes (I_SRC_AT...), made into a string only when read.
    */
-  private readonly strings: string[];
+  private readonly strings: Array<string | null>;
   /** Rare cases, by slot: records longer than a slot, messages, firstSeenMs beyond 2^53. */
   private readonly long = new Map<number, Uint8Array>();
   private readonly messages = new Map<number, pb.Flow>();
@@ -621,7 +627,7 @@ class RecentRing {
     this.i32 = new Int32Array(capacity * I_STRIDE);
     this.bytes = new Uint8Array(capacity * RING_RECORD_BYTES);
     this.copier = new ByteCopier(this.bytes);
-    this.strings = new Array<string>(capacity * S_STRIDE).fill("");
+    this.strings = new Array<string | null>(capacity * S_STRIDE).fill("");
   }
 
   /** The batch's records are done with: their buffer is not kept. */
@@ -653,8 +659,9 @@ class RecentRing {
     s2dPackets: number,
     d2sBytes: number,
     d2sPackets: number,
-    srcAddr: string,
-    dstAddr: string,
+    /** null: read from the record's bytes when a query asks (see entry()). */
+    srcAddr: string | null,
+    dstAddr: string | null,
     l7: string,
   ): boolean {
     this.displaced = false;
@@ -698,6 +705,21 @@ class RecentRing {
         this.long.set(slot, Uint8Array.prototype.slice.call(buf, f.start, f.end));
         n[i + I_LENGTH] = -1;
       }
+    }
+    // An address not given is kept as where it lies in the record's bytes, when it does (the
+    // record's own encoding, kept in the slot): no string per record, and no host table read.
+    const bytesKept = n[i + I_LENGTH] !== -2;
+    if (srcAddr === null) {
+      if (bytesKept && f.srcAddrStart >= f.start && f.srcAddrEnd <= f.end) {
+        n[i + I_SRC_AT] = f.srcAddrStart - f.start;
+        n[i + I_SRC_END] = f.srcAddrEnd - f.start;
+      } else srcAddr = f.srcAddr;
+    }
+    if (dstAddr === null) {
+      if (bytesKept && f.dstAddrStart >= f.start && f.dstAddrEnd <= f.end) {
+        n[i + I_DST_AT] = f.dstAddrStart - f.start;
+        n[i + I_DST_END] = f.dstAddrEnd - f.start;
+      } else dstAddr = f.dstAddr;
     }
     const t = this.strings;
     const k = slot * S_STRIDE;
@@ -784,8 +806,9 @@ class RecentRing {
       e.bytes = this.bytes.subarray(slot * RING_RECORD_BYTES, slot * RING_RECORD_BYTES + len);
       e.byteLength = len;
     }
-    e.srcAddr = t[k + S_SRC_ADDR] as string;
-    e.dstAddr = t[k + S_DST_ADDR] as string;
+    const bytes = e.bytes as Uint8Array;
+    e.srcAddr = t[k + S_SRC_ADDR] ?? wireText(bytes, n[i + I_SRC_AT] as number, n[i + I_SRC_END] as number);
+    e.dstAddr = t[k + S_DST_ADDR] ?? wireText(bytes, n[i + I_DST_AT] as number, n[i + I_DST_END] as number);
     e.l7 = t[k + S_L7] as string;
     e.proto = d[r + R_PROTO] as number;
     e.exportVersion = d[r + R_EXPORT_VERSION] as number;

@@ -215,6 +215,7 @@ export class LiveState {
           const d2sPackets = count(f.dstToSrcPackets);
           const bytes = s2dBytes + d2sBytes;
           const packets = s2dPackets + d2sPackets;
+          const lazy = f.message === null && f.buf !== null;
           const isNew = this.flowStore.record(
             nodeName,
             active,
@@ -224,8 +225,9 @@ export class LiveState {
             s2dPackets,
             d2sBytes,
             d2sPackets,
-            src >= 0 ? hosts.ip(src) : f.srcAddr,
-            dst >= 0 ? hosts.ip(dst) : f.dstAddr,
+            // Encoded records keep their addresses in their bytes (no host table read here).
+            lazy ? null : src >= 0 ? hosts.ip(src) : f.srcAddr,
+            lazy ? null : dst >= 0 ? hosts.ip(dst) : f.dstAddr,
             f.l7,
             native ? hosts.groupKeyHash(k) : NOT_HASHED,
           );
