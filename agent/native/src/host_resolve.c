@@ -1,4 +1,7 @@
-/* hostResolver(...): the aggregator's host table lookups for a group of flow records, in C.
+/* hostResolver(memory): the aggregator's per-record host work for a group of flow records, in C:
+ * resolve() looks the records' hosts up and marks them seen, account() counts the records in
+ * them (counters, node, application and peer cells, local networks, top talkers), and the flow
+ * key hash of records with a Community ID comes out of resolve() too.
  *
  * The table (aggregator/src/state/host-table.ts) is flat memory shared with JS: records of
  * layout.recordBytes, an open-addressing index of [hash, slot + 1] int32 pairs, and the LRU list
@@ -7,11 +10,12 @@
  * the group's lookups (index entries, then records, then the cells the counting will read) is
  * prefetched for all records at once, so their misses overlap.
  *
- * Only the common case is done here: both addresses short ASCII keys of known hosts at their
- * index entry's home. resolve() walks the group in order and stops at the first record that is
- * anything else; JS does that one (insert, eviction, hooks) and calls again for the rest, so the
- * table changes exactly as if JS had done every record in order. Any inconsistency between the
- * arrays and the layout is also a stop, never a read out of bounds. */
+ * Only the common cases are done here: known hosts with short ASCII keys, cells found or added
+ * inline. Each function walks the group in order and stops at the first record that is anything
+ * else; JS does that one (an insert, an eviction, a peer told apart by its address string) and
+ * calls again for the rest, so the state changes exactly as if JS had done every record in
+ * order. The layout comes from JS (HOST_LAYOUT) and is bounds-checked once; any inconsistency
+ * between the arrays and the layout is a stop, never a read out of bounds. */
 #include "host_resolve.h"
 
 #include <stdbool.h>
@@ -21,7 +25,7 @@
 
 #define MAX_GROUP 256
 
-/* Layout of a host record, as host-table.ts has it (checked there against hostLayout). */
+/* Layout of a host record, as host-table.ts has it (HOST_LAYOUT, by these names). */
 enum {
   L_RECORD_BYTES,
   L_KEY_BYTES,
