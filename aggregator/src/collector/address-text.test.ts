@@ -3,17 +3,8 @@
 // zero groups, lowercase, no leading zeros), with IPv4-mapped addresses as ::ffff:a.b.c.d.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { prng } from "../state/testing.js";
 import { ipv4Text, ipv6Text, MAX_ADDRESS_TEXT, writeIpv4Text, writeIpv6Text } from "./address-text.js";
-
-function prng(seed: number): (n: number) => number {
-  let s = seed >>> 0 || 1;
-  return (n) => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) % n;
-  };
-}
 
 /** The text the bytes written at an offset spell. */
 function written(write: typeof writeIpv4Text, src: Uint8Array, o: number): string {

@@ -7,18 +7,9 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { pb } from "@flowlens/contracts";
 import { IngestFlow } from "../state/ingest-flow.js";
+import { prng } from "../state/testing.js";
 import { ipv4Text, ipv6Text } from "./address-text.js";
 import { FlowRecords, resetProbeFields } from "./flow-records.js";
-
-function prng(seed: number): (n: number) => number {
-  let s = seed >>> 0 || 1;
-  return (n) => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) % n;
-  };
-}
 
 /** A number in [0, max], often 0, small or at the edges. */
 function num(r: (n: number) => number, max: number): number {

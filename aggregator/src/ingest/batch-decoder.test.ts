@@ -8,18 +8,10 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { pb } from "@flowlens/contracts";
 import { ABSENT, type IngestFlow } from "../state/ingest-flow.js";
+import { prng } from "../state/testing.js";
 import { FlowBatchDecodeError, FlowBatchDecoder } from "./batch-decoder.js";
 
 /** xorshift32, so that a failure is reproducible from its seed. */
-function prng(seed: number): (n: number) => number {
-  let s = seed >>> 0 || 1;
-  return (n) => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) % n;
-  };
-}
 type Rand = ReturnType<typeof prng>;
 
 /** A protobuf writer for hand-made (and deliberately odd) encodings. */

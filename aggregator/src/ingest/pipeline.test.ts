@@ -7,20 +7,10 @@ import { describe, it } from "node:test";
 import { pb } from "@flowlens/contracts";
 import { LocalNetworks } from "../networks.js";
 import { defaultStateConfig, LiveState } from "../state/live-state.js";
-import { TestClock } from "../state/testing.js";
+import { prng, TestClock } from "../state/testing.js";
 import type { StateConfig } from "../state/types.js";
 import { SequenceDeduper } from "./dedupe.js";
 import { IngestPipeline } from "./pipeline.js";
-
-function prng(seed: number): (n: number) => number {
-  let s = seed >>> 0 || 1;
-  return (n) => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) % n;
-  };
-}
 
 const APPS = [
   ["TLS.Google", "Web"],

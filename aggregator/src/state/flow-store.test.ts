@@ -9,16 +9,7 @@ import { FlowRecords, resetProbeFields } from "../collector/flow-records.js";
 import { FlowBatchDecoder } from "../ingest/batch-decoder.js";
 import { FlowStore, flowKey, flowKeyHash } from "./flow-store.js";
 import { IngestFlow } from "./ingest-flow.js";
-
-function prng(seed: number): (n: number) => number {
-  let s = seed >>> 0 || 1;
-  return (n) => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) % n;
-  };
-}
+import { prng } from "./testing.js";
 
 function fnv(s: string): number {
   let h = 0x811c9dc5;

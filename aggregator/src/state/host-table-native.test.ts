@@ -10,16 +10,7 @@ import { describe, it } from "node:test";
 import { HOST_LAYOUT, HostTable, PREFETCH_GROUP } from "./host-table.js";
 import { IngestFlow } from "./ingest-flow.js";
 import { hostResolverFactory } from "./table-memory.js";
-
-function prng(seed: number): (n: number) => number {
-  let s = seed >>> 0 || 1;
-  return (n) => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) % n;
-  };
-}
+import { prng } from "./testing.js";
 
 interface Traced {
   t: HostTable;

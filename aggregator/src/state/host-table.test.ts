@@ -7,16 +7,7 @@ import { Buffer } from "node:buffer";
 import { describe, it } from "node:test";
 import { AddResult, CappedCounters } from "./capped-counters.js";
 import { HostTable } from "./host-table.js";
-
-function prng(seed: number): (n: number) => number {
-  let s = seed >>> 0 || 1;
-  return (n) => {
-    s ^= s << 13;
-    s ^= s >>> 17;
-    s ^= s << 5;
-    return (s >>> 0) % n;
-  };
-}
+import { prng } from "./testing.js";
 
 interface Events {
   created: Array<[number, string]>;

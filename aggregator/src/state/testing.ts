@@ -39,6 +39,17 @@ export class TestClock {
   }
 }
 
+/** A seeded integer PRNG (xorshift32): prng(seed)(n) is in [0, n), the same sequence every run. */
+export function prng(seed: number): (n: number) => number {
+  let s = seed >>> 0 || 1;
+  return (n) => {
+    s ^= s << 13;
+    s ^= s >>> 17;
+    s ^= s << 5;
+    return (s >>> 0) % n;
+  };
+}
+
 /** A seeded PRNG (mulberry32), so that randomized tests fail the same way every run. */
 export function rng(seed: number): () => number {
   let a = seed >>> 0;
