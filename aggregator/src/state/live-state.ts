@@ -399,30 +399,54 @@ export class LiveState {
     const d2sBytes = nums[n + N_D2S_BYTES] as number;
     const d2sPackets = nums[n + N_D2S_PACKETS] as number;
     const nf = nums[n + N_NEW] as number;
-    const d = hosts.f64;
     if (src >= 0) {
       this.accountHost(src, nodeName, nodeSerial, app, dst, s2dBytes, s2dPackets, d2sBytes, d2sPackets, nf);
-      const r = src * R_STRIDE;
-      d[r + R_FLOWS_CLIENT] = (d[r + R_FLOWS_CLIENT] as number) + nf;
-      d[r + R_RETRANSMITS] = (d[r + R_RETRANSMITS] as number) + (nums[n + N_SRC_RETRANSMITS] as number);
-      const latency = nums[n + N_CLIENT_LATENCY] as number;
-      if (latency >= 0) {
-        d[r + R_CLIENT_LATENCY_SUM] = (d[r + R_CLIENT_LATENCY_SUM] as number) + latency;
-        d[r + R_CLIENT_LATENCY_FLOWS] = (d[r + R_CLIENT_LATENCY_FLOWS] as number) + 1;
-      }
+      this.countRole(
+        src,
+        R_FLOWS_CLIENT,
+        R_CLIENT_LATENCY_SUM,
+        R_CLIENT_LATENCY_FLOWS,
+        nf,
+        nums[n + N_SRC_RETRANSMITS] as number,
+        nums[n + N_CLIENT_LATENCY] as number,
+      );
     }
     if (dst >= 0) {
       this.accountHost(dst, nodeName, nodeSerial, app, src, d2sBytes, d2sPackets, s2dBytes, s2dPackets, nf);
-      const r = dst * R_STRIDE;
-      d[r + R_FLOWS_SERVER] = (d[r + R_FLOWS_SERVER] as number) + nf;
-      d[r + R_RETRANSMITS] = (d[r + R_RETRANSMITS] as number) + (nums[n + N_DST_RETRANSMITS] as number);
-      const latency = nums[n + N_SERVER_LATENCY] as number;
-      if (latency >= 0) {
-        d[r + R_SERVER_LATENCY_SUM] = (d[r + R_SERVER_LATENCY_SUM] as number) + latency;
-        d[r + R_SERVER_LATENCY_FLOWS] = (d[r + R_SERVER_LATENCY_FLOWS] as number) + 1;
-      }
+      this.countRole(
+        dst,
+        R_FLOWS_SERVER,
+        R_SERVER_LATENCY_SUM,
+        R_SERVER_LATENCY_FLOWS,
+        nf,
+        nums[n + N_DST_RETRANSMITS] as number,
+        nums[n + N_SERVER_LATENCY] as number,
+      );
     }
     this.countHostExtras(src, dst, s2dBytes, s2dPackets, d2sBytes, d2sPackets, nf, now);
+  }
+
+  /**
+   * A host's role in a record: its flows as client or server (flowsField), retransmissions, and
+   * the latency measured for that role (its sum and flow count fields; latency < 0: none).
+   */
+  private countRole(
+    h: number,
+    flowsField: number,
+    latencySumField: number,
+    latencyFlowsField: number,
+    nf: number,
+    retransmits: number,
+    latency: number,
+  ): void {
+    const d = this.hostTable.f64;
+    const r = h * R_STRIDE;
+    d[r + flowsField] = (d[r + flowsField] as number) + nf;
+    d[r + R_RETRANSMITS] = (d[r + R_RETRANSMITS] as number) + retransmits;
+    if (latency >= 0) {
+      d[r + latencySumField] = (d[r + latencySumField] as number) + latency;
+      d[r + latencyFlowsField] = (d[r + latencyFlowsField] as number) + 1;
+    }
   }
 
   /** One side of a record: host `h` sent `sent*` and received `rcvd*`, talking to `peer` (or -1). */
