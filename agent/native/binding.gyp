@@ -8,6 +8,8 @@
         "src/community_id.c",
         "src/decode.c",
         "src/dpi.c",
+        "src/flow_batch.c",
+        "src/flow_batch_napi.c",
         "src/flowtable.c",
         "src/header_napi.c",
         "src/header_out.c",

@@ -21,6 +21,7 @@ export {
   type IpfixTcpOptions,
   type IpfixTcpStats,
 } from "./collector/tcp-listener.js";
+export { FlowBatchDecoder } from "./ingest/batch-decoder.js";
 export { SequenceDeduper } from "./ingest/dedupe.js";
 export { GrpcIngest, type GrpcIngestOptions } from "./ingest/grpc.js";
 export { NatsIngest, type NatsIngestOptions } from "./ingest/nats.js";

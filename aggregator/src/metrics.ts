@@ -246,6 +246,16 @@ export function registerAggregatorMetrics(registry: Registry, deps: AggregatorMe
     ["transport"],
     perTransport((c) => c.invalidFlows),
   );
+  mirroredCounter(
+    registry,
+    "flowlens_aggregator_decoded_batches_total",
+    "Transports' batches decoded, by reader: native (C) or js (no addon, or an encoding only the JS reader takes)",
+    ["reader"],
+    () => [
+      [{ reader: "native" }, ingest.decodedBatches.native],
+      [{ reader: "js" }, ingest.decodedBatches.js],
+    ],
+  );
   const lag = new Histogram({
     name: "flowlens_aggregator_ingest_lag_seconds",
     help: "Delay from an agent sending a batch to the aggregator applying it",

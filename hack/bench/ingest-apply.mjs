@@ -8,7 +8,8 @@
 //
 // Each round is a fresh process-wide state warmed with `warmup` batches, then measured on the
 // rest; the median round is reported, and the best (the least disturbed by other load). Needs `npx tsc -b`. FLOWLENS_BENCH_PROF=DIR writes the
-// CPU profile of the measured part of the last round there.
+// CPU profile of the measured part of the last round there; FLOWLENS_BENCH_JS_DECODE=1 decodes
+// batches with the JS reader alone.
 // Last stdout line: {"items": flows, "seconds": CPU seconds} (median round).
 import { mkdirSync, writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
@@ -27,7 +28,9 @@ const fmt = (n) => Math.round(n).toLocaleString("en-US");
 
 async function round(profile) {
   const state = new agg.LiveState(agg.defaultStateConfig(), new agg.LocalNetworks(["10.0.0.0/8", "fd00::/8"]));
-  const pipeline = new agg.IngestPipeline(state, new agg.SequenceDeduper());
+  // FLOWLENS_BENCH_JS_DECODE=1: the JS batch reader only (the C one's gain, by A/B).
+  const decoder = new agg.FlowBatchDecoder({ native: !process.env.FLOWLENS_BENCH_JS_DECODE });
+  const pipeline = new agg.IngestPipeline(state, new agg.SequenceDeduper(), Date.now, decoder);
   const fast = pipeline.fast;
   const run = (from, to) => {
     let flows = 0;

@@ -174,6 +174,14 @@ export interface NativeEngine {
     /** Counts group records [from, to) in their hosts; returns where it stopped. */
     account(from: number, to: number, nodeSerial: number): number;
   };
+  /**
+   * The aggregator's FlowBatch decoding (agent/native/src/flow_batch.c): the records of `batch`
+   * into nums (flowBatchLayout.nums doubles each) and offs (flowBatchLayout.offs int32s each),
+   * the batch's own fields into head. Returns the record count, flowBatchLayout.tooMany when the
+   * arrays hold fewer, or flowBatchLayout.giveUp when only the JS decoder can tell what it is.
+   */
+  decodeFlowBatch(batch: Uint8Array, nums: Float64Array, offs: Int32Array, head: Int32Array): number;
+  flowBatchLayout: Readonly<Record<string, number>>;
   flowLayout: FlowLayout;
   riskNames: string[];
 }

@@ -6,10 +6,11 @@
 // to the very message FlowBatch.decode made of it.
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import { nativeEngine } from "@flowlens/agent/engine";
 import { pb } from "@flowlens/contracts";
 import { ABSENT, type IngestFlow } from "../state/ingest-flow.js";
 import { prng } from "../state/testing.js";
-import { FlowBatchDecodeError, FlowBatchDecoder } from "./batch-decoder.js";
+import { FlowBatchDecodeError, FlowBatchDecoder, sameLayout } from "./batch-decoder.js";
 
 /** xorshift32, so that a failure is reproducible from its seed. */
 type Rand = ReturnType<typeof prng>;
@@ -262,7 +263,7 @@ function checkFlow(got: IngestFlow, want: pb.Flow, where: string): void {
   assert.equal(got.exactFirstSeenMs(), want.firstSeenMs, `${where}: exact firstSeenMs`);
 }
 
-const decoder = new FlowBatchDecoder();
+let decoder = new FlowBatchDecoder({ native: false });
 
 /** Both decoders on the same bytes: the same error-or-not, and the same values. Returns whether it decoded. */
 function same(bytes: Uint8Array, where: string): boolean {
@@ -285,146 +286,179 @@ function same(bytes: Uint8Array, where: string): boolean {
   return true;
 }
 
-describe("FlowBatchDecoder", () => {
-  it("decodes what the agent encodes exactly as FlowBatch.decode", () => {
-    const flows = [
-      pb.Flow.fromPartial({
-        srcAddr: "10.0.0.1",
-        srcPort: 51000,
-        dstAddr: "fd00::1",
-        dstPort: 443,
-        proto: 6,
-        ipVersion: 6,
-        firstSeenMs: 1_700_000_000_000n,
-        lastSeenMs: 1_700_000_001_000n,
-        srcToDstPackets: 10n,
-        srcToDstBytes: 2n ** 53n + 1n,
-        dstToSrcPackets: 2n ** 64n - 1n,
-        dstToSrcBytes: 9000n,
-        l7: "TLS.Google",
-        l7Category: "Web",
-        info: { sni: "www.google.com", risks: ["TLS_SELFSIGNED"], dnsRcode: 0 },
-        clientNwLatencyUs: 0n,
-        endReason: pb.EndReason.END_REASON_ACTIVE,
-        communityId: "1:LQU9qZlK+B5F3KDmev6m5PMibrg=",
-        srcK8s: { node: "n1", pod: "p" },
-      }),
-      pb.Flow.fromPartial({ srcAddr: "192.0.2.1", dstAddr: "192.0.2.2", ipVersion: 4, firstSeenMs: -5n }),
-    ];
-    const bytes = pb.FlowBatch.encode({
-      agent: { node: "node-1", agentId: "a-1", version: "1" },
-      sequence: 7n,
-      sentAtMs: 1n,
-      flows,
-    }).finish();
-    assert.ok(same(bytes, "agent batch"));
-    const got = decoder.decode(bytes);
-    // Counters beyond 2^53 round as Number() rounds them; the record keeps them exactly.
-    assert.equal(got.flows[0]?.srcToDstBytes, 2 ** 53);
-    assert.equal(got.flows[0]?.toMessage().srcToDstBytes, 2n ** 53n + 1n);
-    assert.equal(got.flows[1]?.clientNwLatencyUs, ABSENT);
-    assert.equal(got.flows[0]?.clientNwLatencyUs, 0);
-  });
+// The JS reading (the reference) and the native one (C, giving batches back to JS where only
+// the quirks say what they are) are held to the same contract.
+for (const native of [false, true])
+  describe(`FlowBatchDecoder (${native ? "native" : "JS"})`, () => {
+    const mine = new FlowBatchDecoder({ native });
+    it("sets its decoder up", () => {
+      decoder = mine;
+      if (native) assert.ok(sameLayout(nativeEngine().flowBatchLayout), "the addon's layout is the decoder's");
+    });
 
-  it("agrees on random batches with unknown fields, groups, odd wire types and bad UTF-8", () => {
-    let decoded = 0;
-    for (let seed = 1; seed <= 1500; seed++) {
-      if (same(randomBatch(prng(seed)), `seed ${seed}`)) decoded++;
-    }
-    // Nearly all of them are valid protobuf; a generator that made only garbage would test little.
-    assert.ok(decoded > 1400, `${decoded} of 1500 random batches decoded`);
-  });
+    it("decodes what the agent encodes exactly as FlowBatch.decode", () => {
+      const flows = [
+        pb.Flow.fromPartial({
+          srcAddr: "10.0.0.1",
+          srcPort: 51000,
+          dstAddr: "fd00::1",
+          dstPort: 443,
+          proto: 6,
+          ipVersion: 6,
+          firstSeenMs: 1_700_000_000_000n,
+          lastSeenMs: 1_700_000_001_000n,
+          srcToDstPackets: 10n,
+          srcToDstBytes: 2n ** 53n + 1n,
+          dstToSrcPackets: 2n ** 64n - 1n,
+          dstToSrcBytes: 9000n,
+          l7: "TLS.Google",
+          l7Category: "Web",
+          info: { sni: "www.google.com", risks: ["TLS_SELFSIGNED"], dnsRcode: 0 },
+          clientNwLatencyUs: 0n,
+          endReason: pb.EndReason.END_REASON_ACTIVE,
+          communityId: "1:LQU9qZlK+B5F3KDmev6m5PMibrg=",
+          srcK8s: { node: "n1", pod: "p" },
+        }),
+        pb.Flow.fromPartial({ srcAddr: "192.0.2.1", dstAddr: "192.0.2.2", ipVersion: 4, firstSeenMs: -5n }),
+      ];
+      const bytes = pb.FlowBatch.encode({
+        agent: { node: "node-1", agentId: "a-1", version: "1" },
+        sequence: 7n,
+        sentAtMs: 1n,
+        flows,
+      }).finish();
+      assert.ok(same(bytes, "agent batch"));
+      const got = decoder.decode(bytes);
+      // Counters beyond 2^53 round as Number() rounds them; the record keeps them exactly.
+      assert.equal(got.flows[0]?.srcToDstBytes, 2 ** 53);
+      assert.equal(got.flows[0]?.toMessage().srcToDstBytes, 2n ** 53n + 1n);
+      assert.equal(got.flows[1]?.clientNwLatencyUs, ABSENT);
+      assert.equal(got.flows[0]?.clientNwLatencyUs, 0);
+    });
 
-  it("fails where FlowBatch.decode fails on truncated input, and agrees on every prefix", () => {
-    let failures = 0;
-    for (let seed = 1; seed <= 25; seed++) {
-      const bytes = randomBatch(prng(seed * 7919));
-      for (let cut = 0; cut < bytes.length; cut++) {
-        if (!same(bytes.subarray(0, cut), `seed ${seed} cut at ${cut}`)) failures++;
+    it("agrees on random batches with unknown fields, groups, odd wire types and bad UTF-8", () => {
+      let decoded = 0;
+      const before = { ...decoder.counts };
+      for (let seed = 1; seed <= 1500; seed++) {
+        if (same(randomBatch(prng(seed)), `seed ${seed}`)) decoded++;
       }
-    }
-    assert.ok(failures > 50, `${failures} truncations failed to decode`);
-    assert.throws(() => decoder.decode(Uint8Array.from([0x22, 0x05, 0x0a])), FlowBatchDecodeError);
-  });
-
-  it("agrees on corrupted input: flipped bytes, end-group and zero tags, bad wire types", () => {
-    const both = { ok: 0, failed: 0 };
-    for (let seed = 1; seed <= 3000; seed++) {
-      const r = prng(seed * 104729);
-      const bytes = randomBatch(r).slice();
-      if (bytes.length === 0) continue;
-      for (let k = 1 + r(3); k > 0; k--) {
-        const at = r(bytes.length);
-        const choice = r(4);
-        // A random byte; a tag 0; an end-group or a wire type 6/7 in the low bits of a tag.
-        bytes[at] =
-          choice === 0 ? r(256) : choice === 1 ? 0 : choice === 2 ? (r(16) << 3) | 4 : (r(16) << 3) | (6 + r(2));
+      if (native) {
+        // Groups (a fifth of the unknown fields here) go to JS; a good share has none.
+        const inC = decoder.counts.native - before.native;
+        assert.ok(inC > 200, `${inC} of ${decoded} random batches read in C`);
       }
-      if (same(bytes, `corrupted seed ${seed}`)) both.ok++;
-      else both.failed++;
-    }
-    // Both outcomes must be well represented for the comparison to mean something.
-    assert.ok(both.ok > 300 && both.failed > 300, JSON.stringify(both));
-  });
+      // Nearly all of them are valid protobuf; a generator that made only garbage would test little.
+      assert.ok(decoded > 1400, `${decoded} of 1500 random batches decoded`);
+    });
 
-  it("handles deep and mismatched groups as BinaryReader.skip does", () => {
-    const nested = (depth: number, field = 50) => {
-      const w = new Writer();
-      for (let i = 0; i < depth; i++) w.tag(field, 3);
-      for (let i = 0; i < depth; i++) w.tag(field, 4);
-      return w.finish();
-    };
-    for (const depth of [1, 2, 99, 100, 101, 150]) {
-      same(nested(depth), `groups nested ${depth} deep`);
-      same(new Writer().lenDelimited(4, nested(depth)).finish(), `groups nested ${depth} deep in a flow`);
-    }
-    // An inner group closed with another field number, and an outer one (unchecked) likewise.
-    same(new Writer().tag(50, 3).tag(51, 3).tag(52, 4).tag(50, 4).finish(), "mismatched inner end group");
-    same(new Writer().tag(50, 3).tag(51, 3).tag(51, 4).tag(53, 4).finish(), "mismatched outer end group");
-    // A tag inside a group that does not fit uint32, or names field 0.
-    same(new Writer().tag(50, 3).raw([0xff, 0xff, 0xff, 0xff, 0x1f]).finish(), "oversized tag in a group");
-    same(new Writer().tag(50, 3).raw([0x02, 0x00]).tag(50, 4).finish(), "field 0 in a group");
-  });
-
-  it("reads varints of every length the way BinaryReader does", () => {
-    for (const field of [2, 3]) {
-      for (let len = 1; len <= 12; len++) {
-        const body = Array.from({ length: len }, (_, i) => (i < len - 1 ? 0xff : 0x01));
-        same(new Writer().tag(field, 0).raw(body).finish(), `batch field ${field}, ${len}-byte varint`);
-        // In a flow: a uint32 field, a uint64 field, an int64 field and an unknown one.
-        for (const f of [2, 11, 8, 99]) {
-          const flow = new Writer().tag(f, 0).raw(body).finish();
-          same(new Writer().lenDelimited(4, flow).finish(), `flow field ${f}, ${len}-byte varint`);
+    it("reads every batch as the agent encodes it (no group, no unknown field) in C", () => {
+      const before = { ...decoder.counts };
+      let batches = 0;
+      for (let seed = 1; seed <= 400; seed++) {
+        let message: pb.FlowBatch;
+        try {
+          message = pb.FlowBatch.decode(randomBatch(prng(seed * 31)));
+        } catch {
+          continue;
         }
-        // Field 6 is FlowInfo's dnsRcode (a uint32: 10 bytes at most) but unknown to K8sMeta.
-        for (const f of [18, 36]) {
-          const inner = new Writer().tag(6, 0).raw(body).finish();
-          const flow = new Writer().lenDelimited(f, inner).finish();
-          same(new Writer().lenDelimited(4, flow).finish(), `field 6 of flow field ${f}, ${len}-byte varint`);
+        assert.ok(same(pb.FlowBatch.encode(message).finish(), `re-encoded seed ${seed}`));
+        batches++;
+      }
+      assert.ok(batches > 350, `${batches} batches`);
+      const inC = decoder.counts.native - before.native;
+      assert.equal(inC, native ? batches : 0, "read in C: every one with the addon, none without");
+    });
+
+    it("fails where FlowBatch.decode fails on truncated input, and agrees on every prefix", () => {
+      let failures = 0;
+      for (let seed = 1; seed <= 25; seed++) {
+        const bytes = randomBatch(prng(seed * 7919));
+        for (let cut = 0; cut < bytes.length; cut++) {
+          if (!same(bytes.subarray(0, cut), `seed ${seed} cut at ${cut}`)) failures++;
         }
       }
-    }
-  });
+      assert.ok(failures > 50, `${failures} truncations failed to decode`);
+      assert.throws(() => decoder.decode(Uint8Array.from([0x22, 0x05, 0x0a])), FlowBatchDecodeError);
+    });
 
-  it("reuses its records from batch to batch, and forgets what a batch did not have", () => {
-    const d = new FlowBatchDecoder();
-    const two = pb.FlowBatch.encode({
-      sequence: 1n,
-      sentAtMs: 0n,
-      flows: [pb.Flow.fromPartial({ srcAddr: "a", l7: "DNS" }), pb.Flow.fromPartial({ dstAddr: "b" })],
-    }).finish();
-    const one = pb.FlowBatch.encode({
-      sequence: 2n,
-      sentAtMs: 0n,
-      flows: [pb.Flow.fromPartial({ dstAddr: "c" })],
-    }).finish();
-    const first = d.decode(two).flows[0];
-    const again = d.decode(one);
-    assert.equal(again.flows.length, 1);
-    assert.equal(again.flows[0], first, "the same object, reused");
-    assert.equal(again.flows[0]?.srcAddr, "", "fields of the previous record reset");
-    assert.equal(again.flows[0]?.l7, "");
-    assert.equal(again.flows[0]?.dstAddr, "c");
-    assert.equal(again.agent, undefined);
+    it("agrees on corrupted input: flipped bytes, end-group and zero tags, bad wire types", () => {
+      const both = { ok: 0, failed: 0 };
+      for (let seed = 1; seed <= 3000; seed++) {
+        const r = prng(seed * 104729);
+        const bytes = randomBatch(r).slice();
+        if (bytes.length === 0) continue;
+        for (let k = 1 + r(3); k > 0; k--) {
+          const at = r(bytes.length);
+          const choice = r(4);
+          // A random byte; a tag 0; an end-group or a wire type 6/7 in the low bits of a tag.
+          bytes[at] =
+            choice === 0 ? r(256) : choice === 1 ? 0 : choice === 2 ? (r(16) << 3) | 4 : (r(16) << 3) | (6 + r(2));
+        }
+        if (same(bytes, `corrupted seed ${seed}`)) both.ok++;
+        else both.failed++;
+      }
+      // Both outcomes must be well represented for the comparison to mean something.
+      assert.ok(both.ok > 300 && both.failed > 300, JSON.stringify(both));
+    });
+
+    it("handles deep and mismatched groups as BinaryReader.skip does", () => {
+      const nested = (depth: number, field = 50) => {
+        const w = new Writer();
+        for (let i = 0; i < depth; i++) w.tag(field, 3);
+        for (let i = 0; i < depth; i++) w.tag(field, 4);
+        return w.finish();
+      };
+      for (const depth of [1, 2, 99, 100, 101, 150]) {
+        same(nested(depth), `groups nested ${depth} deep`);
+        same(new Writer().lenDelimited(4, nested(depth)).finish(), `groups nested ${depth} deep in a flow`);
+      }
+      // An inner group closed with another field number, and an outer one (unchecked) likewise.
+      same(new Writer().tag(50, 3).tag(51, 3).tag(52, 4).tag(50, 4).finish(), "mismatched inner end group");
+      same(new Writer().tag(50, 3).tag(51, 3).tag(51, 4).tag(53, 4).finish(), "mismatched outer end group");
+      // A tag inside a group that does not fit uint32, or names field 0.
+      same(new Writer().tag(50, 3).raw([0xff, 0xff, 0xff, 0xff, 0x1f]).finish(), "oversized tag in a group");
+      same(new Writer().tag(50, 3).raw([0x02, 0x00]).tag(50, 4).finish(), "field 0 in a group");
+    });
+
+    it("reads varints of every length the way BinaryReader does", () => {
+      for (const field of [2, 3]) {
+        for (let len = 1; len <= 12; len++) {
+          const body = Array.from({ length: len }, (_, i) => (i < len - 1 ? 0xff : 0x01));
+          same(new Writer().tag(field, 0).raw(body).finish(), `batch field ${field}, ${len}-byte varint`);
+          // In a flow: a uint32 field, a uint64 field, an int64 field and an unknown one.
+          for (const f of [2, 11, 8, 99]) {
+            const flow = new Writer().tag(f, 0).raw(body).finish();
+            same(new Writer().lenDelimited(4, flow).finish(), `flow field ${f}, ${len}-byte varint`);
+          }
+          // Field 6 is FlowInfo's dnsRcode (a uint32: 10 bytes at most) but unknown to K8sMeta.
+          for (const f of [18, 36]) {
+            const inner = new Writer().tag(6, 0).raw(body).finish();
+            const flow = new Writer().lenDelimited(f, inner).finish();
+            same(new Writer().lenDelimited(4, flow).finish(), `field 6 of flow field ${f}, ${len}-byte varint`);
+          }
+        }
+      }
+    });
+
+    it("reuses its records from batch to batch, and forgets what a batch did not have", () => {
+      const d = new FlowBatchDecoder({ native });
+      const two = pb.FlowBatch.encode({
+        sequence: 1n,
+        sentAtMs: 0n,
+        flows: [pb.Flow.fromPartial({ srcAddr: "a", l7: "DNS" }), pb.Flow.fromPartial({ dstAddr: "b" })],
+      }).finish();
+      const one = pb.FlowBatch.encode({
+        sequence: 2n,
+        sentAtMs: 0n,
+        flows: [pb.Flow.fromPartial({ dstAddr: "c" })],
+      }).finish();
+      const first = d.decode(two).flows[0];
+      const again = d.decode(one);
+      assert.equal(again.flows.length, 1);
+      assert.equal(again.flows[0], first, "the same object, reused");
+      assert.equal(again.flows[0]?.srcAddr, "", "fields of the previous record reset");
+      assert.equal(again.flows[0]?.l7, "");
+      assert.equal(again.flows[0]?.dstAddr, "c");
+      assert.equal(again.agent, undefined);
+    });
   });
-});

@@ -88,7 +88,6 @@ export class IngestPipeline implements BatchSink {
     this.state.applyRecords(records, origin, length);
     this.observer?.observeRecords(records, length, COLLECTOR_NODE);
   };
-  private readonly decoder = new FlowBatchDecoder();
   private readonly views = new MessageViews();
   /** The last exporter's origin, so that a run of datagrams from one exporter makes no object. */
   private collectorOrigin = { node: COLLECTOR_NODE, agentId: "" };
@@ -97,7 +96,14 @@ export class IngestPipeline implements BatchSink {
     private readonly state: LiveState,
     private readonly deduper: SequenceDeduper,
     private readonly clock: () => number = Date.now,
+    /** Transports' batch decoder; its records are read in C when the addon is there. */
+    private readonly decoder = new FlowBatchDecoder(),
   ) {}
+
+  /** Batches the decoder read in C, and those it read in JS (no addon, or a quirk of theirs). */
+  get decodedBatches(): Readonly<{ native: number; js: number }> {
+    return this.decoder.counts;
+  }
 
   apply(batch: pb.FlowBatch, transport: Transport): boolean {
     const n = this.views.fill(batch.flows);

@@ -180,6 +180,9 @@ describe("agents to aggregator, end to end", { skip, timeout: 240_000 }, () => {
 
       const metrics = getText(t.ctl, "http://127.0.0.1:3000/metrics");
       assert.ok(metricValue(metrics, "flowlens_aggregator_batches_total", { transport: "grpc" }) > 0);
+      // The agents' batches are read in C, every one (the JS reader is for what they never send).
+      assert.ok(metricValue(metrics, "flowlens_aggregator_decoded_batches_total", { reader: "native" }) > 0);
+      assert.equal(metricValue(metrics, "flowlens_aggregator_decoded_batches_total", { reader: "js" }), 0);
       const nodes = getJson<{ items: Array<{ node: string; flows: number }> }>(
         t.ctl,
         "http://127.0.0.1:3000/api/v1/nodes",
