@@ -5,6 +5,7 @@
       "sources": [
         "src/addon.c",
         "src/batch.c",
+        "src/byte_copy.c",
         "src/community_id.c",
         "src/decode.c",
         "src/dpi.c",

@@ -18,6 +18,7 @@
 #include "dpi.h"
 #include "flowtable.h"
 #include "header_napi.h"
+#include "byte_copy.h"
 #include "flow_batch_napi.h"
 #include "host_resolve.h"
 #include "huge_buffer.h"
@@ -520,6 +521,8 @@ NAPI_MODULE_INIT() {
   napi_create_function(env, "decodeFlowBatch", NAPI_AUTO_LENGTH, fl_napi_decode_flow_batch, NULL, &fn);
   napi_set_named_property(env, exports, "decodeFlowBatch", fn);
   napi_set_named_property(env, exports, "flowBatchLayout", fl_napi_flow_batch_layout(env));
+  napi_create_function(env, "copyRanges", NAPI_AUTO_LENGTH, fl_napi_copy_ranges, NULL, &fn);
+  napi_set_named_property(env, exports, "copyRanges", fn);
   napi_set_named_property(env, exports, "headerLayout", fl_napi_header_layout(env));
   napi_set_named_property(env, exports, "flowLayout", flow_layout(env));
   napi_set_named_property(env, exports, "riskNames", risk_names(env));

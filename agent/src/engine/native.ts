@@ -182,6 +182,12 @@ export interface NativeEngine {
    */
   decodeFlowBatch(batch: Uint8Array, nums: Float64Array, offs: Int32Array, head: Int32Array): number;
   flowBatchLayout: Readonly<Record<string, number>>;
+  /**
+   * Many small copies in one call: for each of `count` triples (from, length, to) in jobs,
+   * src[from, from+length) to dst[to, to+length). Stops at a triple that does not fit either
+   * array; returns how many copies it made.
+   */
+  copyRanges(src: Uint8Array, dst: Uint8Array, jobs: Int32Array, count: number): number;
   flowLayout: FlowLayout;
   riskNames: string[];
 }

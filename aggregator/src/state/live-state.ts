@@ -123,7 +123,10 @@ export class LiveState {
     config: StateConfig,
     localNetworks: LocalNetworks,
     private readonly clock: () => number = Date.now,
-    /** Whether hosts may be looked up and counted in C when the addon is there (tests compare). */
+    /**
+     * Whether hosts may be looked up and counted in C, and the flow ring's record copies made
+     * there, when the addon is there (tests compare).
+     */
     nativeHosts = true,
   ) {
     this.config = validateStateConfig({ ...config });
@@ -145,7 +148,7 @@ export class LiveState {
     this.apps = new ApplicationTable(c.maxApplications);
     this.nodeTable = new NodeTable(c.maxNodes);
     this.exporterTable = new ExporterTable(c.maxExporters, c.maxInterfacesPerExporter);
-    this.flowStore = new FlowStore(c.maxActiveFlows, c.maxRecentFlows, c.activeFlowTtlMs);
+    this.flowStore = new FlowStore(c.maxActiveFlows, c.maxRecentFlows, c.activeFlowTtlMs, nativeHosts);
     this.hostTable.talkers = this.talkers;
     this.totalSeries = new SeriesSet(now);
   }
