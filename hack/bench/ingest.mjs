@@ -103,7 +103,7 @@ async function aggregatorChild(transport, natsUrl) {
         servers: [natsUrl],
         stream: { maxBytes: 16 * 1024 ** 3 },
         maxAckPending: 4096,
-        pullBatch: 256,
+        // pullBatch: the aggregator's default (64 batches in flight), as users run it.
         lagIntervalMs: 0,
       },
       pipeline,
