@@ -10,7 +10,8 @@ import { nativeEngine } from "@flowlens/agent/engine";
 import { pb } from "@flowlens/contracts";
 import { ABSENT, type IngestFlow } from "../state/ingest-flow.js";
 import { prng } from "../state/testing.js";
-import { FlowBatchDecodeError, FlowBatchDecoder, sameLayout } from "./batch-decoder.js";
+import { FlowBatchDecodeError, FlowBatchDecoder } from "./batch-decoder.js";
+import { sameLayout } from "./native-batch-layout.js";
 
 /** xorshift32, so that a failure is reproducible from its seed. */
 type Rand = ReturnType<typeof prng>;

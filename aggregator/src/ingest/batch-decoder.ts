@@ -27,6 +27,7 @@ import { type NativeEngine, nativeEngine } from "@flowlens/agent/engine";
 import type { pb } from "@flowlens/contracts";
 import { ABSENT, IngestFlow, wireText } from "../state/ingest-flow.js";
 import { NameCache } from "../state/name-cache.js";
+import * as L from "./native-batch-layout.js";
 
 export class FlowBatchDecodeError extends Error {
   readonly code = "FLOW_BATCH_DECODE";
@@ -58,131 +59,6 @@ const EMPTY = Buffer.alloc(0);
 const NATIVE_RECORDS = 2048;
 const MAX_NATIVE_RECORDS = 1 << 16;
 
-// Where C puts a record's values (flow_batch_layout.h); checked against the addon's own
-// numbers when it loads, and C is not used if they differ.
-const N_SRC_PORT = 0;
-const N_DST_PORT = 1;
-const N_PROTO = 2;
-const N_IP_VERSION = 3;
-const N_VLAN = 4;
-const N_FIRST_SEEN = 5;
-const N_LAST_SEEN = 6;
-const N_S2D_PACKETS = 7;
-const N_S2D_BYTES = 8;
-const N_D2S_PACKETS = 9;
-const N_D2S_BYTES = 10;
-const N_SRC_TCP_FLAGS = 11;
-const N_DST_TCP_FLAGS = 12;
-const N_CLIENT_LATENCY = 13;
-const N_SERVER_LATENCY = 14;
-const N_APPL_LATENCY = 15;
-const N_SRC_RETRANSMITS = 16;
-const N_DST_RETRANSMITS = 17;
-const N_SRC_OUT_OF_ORDER = 18;
-const N_DST_OUT_OF_ORDER = 19;
-const N_END_REASON = 20;
-const N_OBSERVATION_DOMAIN = 21;
-const N_EXPORT_VERSION = 22;
-const N_SAMPLING_RATE = 23;
-const N_RAW_PACKETS = 24;
-const N_RAW_BYTES = 25;
-const N_IN_IF = 26;
-const N_OUT_IF = 27;
-const N_DNS_RCODE = 28;
-const NUMS = 29;
-const O_START = 0;
-const O_END = 1;
-const O_SRC_ADDR = 2;
-const O_SRC_ADDR_END = 3;
-const O_DST_ADDR = 4;
-const O_DST_ADDR_END = 5;
-const O_L7 = 6;
-const O_L7_END = 7;
-const O_L7_CATEGORY = 8;
-const O_L7_CATEGORY_END = 9;
-const O_COMMUNITY_ID = 10;
-const O_COMMUNITY_ID_END = 11;
-const O_EXPORTER = 12;
-const O_EXPORTER_END = 13;
-const O_INFO = 14;
-const O_INFO_LEN = 15;
-const O_RISKS = 16;
-const OFFS = 17;
-const H_AGENT = 0;
-const H_AGENT_LEN = 1;
-const H_SEQUENCE_LO = 2;
-const H_SEQUENCE_HI = 3;
-const H_SENT_AT_LO = 4;
-const H_SENT_AT_HI = 5;
-const HEAD = 6;
-const GIVE_UP = -1;
-const TOO_MANY = -2;
-const LAYOUT: Readonly<Record<string, number>> = {
-  nums: NUMS,
-  offs: OFFS,
-  head: HEAD,
-  giveUp: GIVE_UP,
-  tooMany: TOO_MANY,
-  N_SRC_PORT,
-  N_DST_PORT,
-  N_PROTO,
-  N_IP_VERSION,
-  N_VLAN,
-  N_FIRST_SEEN,
-  N_LAST_SEEN,
-  N_S2D_PACKETS,
-  N_S2D_BYTES,
-  N_D2S_PACKETS,
-  N_D2S_BYTES,
-  N_SRC_TCP_FLAGS,
-  N_DST_TCP_FLAGS,
-  N_CLIENT_LATENCY,
-  N_SERVER_LATENCY,
-  N_APPL_LATENCY,
-  N_SRC_RETRANSMITS,
-  N_DST_RETRANSMITS,
-  N_SRC_OUT_OF_ORDER,
-  N_DST_OUT_OF_ORDER,
-  N_END_REASON,
-  N_OBSERVATION_DOMAIN,
-  N_EXPORT_VERSION,
-  N_SAMPLING_RATE,
-  N_RAW_PACKETS,
-  N_RAW_BYTES,
-  N_IN_IF,
-  N_OUT_IF,
-  N_DNS_RCODE,
-  O_START,
-  O_END,
-  O_SRC_ADDR,
-  O_SRC_ADDR_END,
-  O_DST_ADDR,
-  O_DST_ADDR_END,
-  O_L7,
-  O_L7_END,
-  O_L7_CATEGORY,
-  O_L7_CATEGORY_END,
-  O_COMMUNITY_ID,
-  O_COMMUNITY_ID_END,
-  O_EXPORTER,
-  O_EXPORTER_END,
-  O_INFO,
-  O_INFO_LEN,
-  O_RISKS,
-  H_AGENT,
-  H_AGENT_LEN,
-  H_SEQUENCE_LO,
-  H_SEQUENCE_HI,
-  H_SENT_AT_LO,
-  H_SENT_AT_HI,
-};
-
-/** Whether the addon's layout is the one above, number for number. */
-export function sameLayout(layout: Readonly<Record<string, number>>): boolean {
-  const names = Object.keys(LAYOUT);
-  return names.length === Object.keys(layout).length && names.every((k) => layout[k] === LAYOUT[k]);
-}
-
 type NativeDecode = NativeEngine["decodeFlowBatch"];
 let nativeDecode: NativeDecode | null | undefined;
 
@@ -191,7 +67,7 @@ function nativeDecoder(): NativeDecode | null {
   if (nativeDecode === undefined) {
     try {
       const engine = nativeEngine();
-      nativeDecode = sameLayout(engine.flowBatchLayout) ? engine.decodeFlowBatch : null;
+      nativeDecode = L.sameLayout(engine.flowBatchLayout) ? engine.decodeFlowBatch : null;
     } catch {
       nativeDecode = null;
     }
@@ -217,15 +93,15 @@ export class FlowBatchDecoder {
   private readonly native: NativeDecode | null;
   private nums = new Float64Array(0);
   private offs = new Int32Array(0);
-  private readonly head = new Int32Array(HEAD);
+  private readonly head = new Int32Array(L.HEAD);
   /** Batches read in C, and those C gave back to the JS reading (see flow_batch.c). */
   readonly counts = { native: 0, js: 0 };
 
   constructor(opts: FlowBatchDecoderOptions = {}) {
     this.native = opts.native === false ? null : nativeDecoder();
     if (this.native !== null) {
-      this.nums = new Float64Array(NATIVE_RECORDS * NUMS);
-      this.offs = new Int32Array(NATIVE_RECORDS * OFFS);
+      this.nums = new Float64Array(NATIVE_RECORDS * L.NUMS);
+      this.offs = new Int32Array(NATIVE_RECORDS * L.OFFS);
     }
   }
 
@@ -286,7 +162,7 @@ export class FlowBatchDecoder {
   private decodeNative(b: DecodedBatch): boolean {
     const decode = this.native as NativeDecode;
     let n = decode(this.buf, this.nums, this.offs, this.head);
-    while (n === TOO_MANY && this.nums.length < MAX_NATIVE_RECORDS * NUMS) {
+    while (n === L.TOO_MANY && this.nums.length < MAX_NATIVE_RECORDS * L.NUMS) {
       this.nums = new Float64Array(this.nums.length * 2);
       this.offs = new Int32Array(this.offs.length * 2);
       n = decode(this.buf, this.nums, this.offs, this.head);
@@ -294,15 +170,15 @@ export class FlowBatchDecoder {
     if (n < 0) return false;
     this.counts.native++;
     const head = this.head;
-    const agentAt = head[H_AGENT] as number;
+    const agentAt = head[L.H_AGENT] as number;
     if (agentAt >= 0) {
       this.pos = agentAt;
-      b.agent = this.agent(head[H_AGENT_LEN] as number);
+      b.agent = this.agent(head[L.H_AGENT_LEN] as number);
     } else {
       b.agent = undefined;
     }
-    b.sequence = BigInt.asUintN(64, joined(head, H_SEQUENCE_LO));
-    b.sentAtMs = BigInt.asIntN(64, joined(head, H_SENT_AT_LO));
+    b.sequence = BigInt.asUintN(64, joined(head, L.H_SEQUENCE_LO));
+    b.sentAtMs = BigInt.asIntN(64, joined(head, L.H_SENT_AT_LO));
     const flows = b.flows;
     for (let i = 0; i < n; i++) {
       let f = this.pool[i];
@@ -322,58 +198,58 @@ export class FlowBatchDecoder {
   private fill(f: IngestFlow, i: number): void {
     const x = this.nums;
     const o = this.offs;
-    const n = i * NUMS;
-    const p = i * OFFS;
+    const n = i * L.NUMS;
+    const p = i * L.OFFS;
     const buf = this.buf;
     f.buf = buf;
-    f.start = o[p + O_START] as number;
-    f.end = o[p + O_END] as number;
-    const src = o[p + O_SRC_ADDR] as number;
-    if (src >= 0) f.setSrcAddrBytes(src, o[p + O_SRC_ADDR_END] as number);
+    f.start = o[p + L.O_START] as number;
+    f.end = o[p + L.O_END] as number;
+    const src = o[p + L.O_SRC_ADDR] as number;
+    if (src >= 0) f.setSrcAddrBytes(src, o[p + L.O_SRC_ADDR_END] as number);
     else f.srcAddr = "";
-    const dst = o[p + O_DST_ADDR] as number;
-    if (dst >= 0) f.setDstAddrBytes(dst, o[p + O_DST_ADDR_END] as number);
+    const dst = o[p + L.O_DST_ADDR] as number;
+    if (dst >= 0) f.setDstAddrBytes(dst, o[p + L.O_DST_ADDR_END] as number);
     else f.dstAddr = "";
-    f.srcPort = x[n + N_SRC_PORT] as number;
-    f.dstPort = x[n + N_DST_PORT] as number;
-    f.proto = x[n + N_PROTO] as number;
-    f.ipVersion = x[n + N_IP_VERSION] as number;
-    f.vlan = x[n + N_VLAN] as number;
-    f.firstSeenMs = x[n + N_FIRST_SEEN] as number;
-    f.lastSeenMs = x[n + N_LAST_SEEN] as number;
-    f.srcToDstPackets = x[n + N_S2D_PACKETS] as number;
-    f.srcToDstBytes = x[n + N_S2D_BYTES] as number;
-    f.dstToSrcPackets = x[n + N_D2S_PACKETS] as number;
-    f.dstToSrcBytes = x[n + N_D2S_BYTES] as number;
-    f.srcTcpFlags = x[n + N_SRC_TCP_FLAGS] as number;
-    f.dstTcpFlags = x[n + N_DST_TCP_FLAGS] as number;
-    f.l7 = this.range(o, p + O_L7);
-    f.l7Category = this.range(o, p + O_L7_CATEGORY);
-    f.clientNwLatencyUs = x[n + N_CLIENT_LATENCY] as number;
-    f.serverNwLatencyUs = x[n + N_SERVER_LATENCY] as number;
-    f.applLatencyUs = x[n + N_APPL_LATENCY] as number;
-    f.srcRetransmits = x[n + N_SRC_RETRANSMITS] as number;
-    f.dstRetransmits = x[n + N_DST_RETRANSMITS] as number;
-    f.srcOutOfOrder = x[n + N_SRC_OUT_OF_ORDER] as number;
-    f.dstOutOfOrder = x[n + N_DST_OUT_OF_ORDER] as number;
-    f.endReason = x[n + N_END_REASON] as number;
-    const cid = o[p + O_COMMUNITY_ID] as number;
-    if (cid >= 0) f.setCommunityIdBytes(cid, o[p + O_COMMUNITY_ID_END] as number);
+    f.srcPort = x[n + L.N_SRC_PORT] as number;
+    f.dstPort = x[n + L.N_DST_PORT] as number;
+    f.proto = x[n + L.N_PROTO] as number;
+    f.ipVersion = x[n + L.N_IP_VERSION] as number;
+    f.vlan = x[n + L.N_VLAN] as number;
+    f.firstSeenMs = x[n + L.N_FIRST_SEEN] as number;
+    f.lastSeenMs = x[n + L.N_LAST_SEEN] as number;
+    f.srcToDstPackets = x[n + L.N_S2D_PACKETS] as number;
+    f.srcToDstBytes = x[n + L.N_S2D_BYTES] as number;
+    f.dstToSrcPackets = x[n + L.N_D2S_PACKETS] as number;
+    f.dstToSrcBytes = x[n + L.N_D2S_BYTES] as number;
+    f.srcTcpFlags = x[n + L.N_SRC_TCP_FLAGS] as number;
+    f.dstTcpFlags = x[n + L.N_DST_TCP_FLAGS] as number;
+    f.l7 = this.range(o, p + L.O_L7);
+    f.l7Category = this.range(o, p + L.O_L7_CATEGORY);
+    f.clientNwLatencyUs = x[n + L.N_CLIENT_LATENCY] as number;
+    f.serverNwLatencyUs = x[n + L.N_SERVER_LATENCY] as number;
+    f.applLatencyUs = x[n + L.N_APPL_LATENCY] as number;
+    f.srcRetransmits = x[n + L.N_SRC_RETRANSMITS] as number;
+    f.dstRetransmits = x[n + L.N_DST_RETRANSMITS] as number;
+    f.srcOutOfOrder = x[n + L.N_SRC_OUT_OF_ORDER] as number;
+    f.dstOutOfOrder = x[n + L.N_DST_OUT_OF_ORDER] as number;
+    f.endReason = x[n + L.N_END_REASON] as number;
+    const cid = o[p + L.O_COMMUNITY_ID] as number;
+    if (cid >= 0) f.setCommunityIdBytes(cid, o[p + L.O_COMMUNITY_ID_END] as number);
     else f.communityId = "";
-    f.exporter = this.range(o, p + O_EXPORTER);
-    f.observationDomain = x[n + N_OBSERVATION_DOMAIN] as number;
-    f.exportVersion = x[n + N_EXPORT_VERSION] as number;
-    f.samplingRate = x[n + N_SAMPLING_RATE] as number;
-    f.rawPackets = x[n + N_RAW_PACKETS] as number;
-    f.rawBytes = x[n + N_RAW_BYTES] as number;
-    f.inIf = x[n + N_IN_IF] as number;
-    f.outIf = x[n + N_OUT_IF] as number;
-    f.dnsRcode = x[n + N_DNS_RCODE] as number;
+    f.exporter = this.range(o, p + L.O_EXPORTER);
+    f.observationDomain = x[n + L.N_OBSERVATION_DOMAIN] as number;
+    f.exportVersion = x[n + L.N_EXPORT_VERSION] as number;
+    f.samplingRate = x[n + L.N_SAMPLING_RATE] as number;
+    f.rawPackets = x[n + L.N_RAW_PACKETS] as number;
+    f.rawBytes = x[n + L.N_RAW_BYTES] as number;
+    f.inIf = x[n + L.N_IN_IF] as number;
+    f.outIf = x[n + L.N_OUT_IF] as number;
+    f.dnsRcode = x[n + L.N_DNS_RCODE] as number;
     f.riskCount = 0;
     // Risk names are strings: the last FlowInfo is read again for them, by the JS reading.
-    if ((o[p + O_RISKS] as number) > 0) {
-      this.pos = o[p + O_INFO] as number;
-      this.walkStrings(o[p + O_INFO_LEN] as number, f);
+    if ((o[p + L.O_RISKS] as number) > 0) {
+      this.pos = o[p + L.O_INFO] as number;
+      this.walkStrings(o[p + L.O_INFO_LEN] as number, f);
     }
     f.message = null;
   }
