@@ -195,7 +195,7 @@ const windowParam = (d: number) =>
 export const ALERT_CHECKS = {
   "port-scan": {
     description:
-      "a source contacting many distinct ports of one host (vertical) or many hosts (horizontal) in a window; by default only unanswered or refused attempts count (SYN scans)",
+      "a source contacting many distinct ports of one host (vertical) or many hosts (horizontal) in a window; by default only unanswered or refused attempts count (SYN scans), which needs both directions of a flow in one record (agents' flows, IPFIX biflows): set unansweredOnly to false for one-way exports (NetFlow v5/v9, uniflow IPFIX, sFlow)",
     scope: "host",
     params: {
       enabled: enabledParam,
@@ -207,7 +207,7 @@ export const ALERT_CHECKS = {
   },
   "syn-flood": {
     description:
-      "a host receiving TCP SYNs that never complete a handshake, at a rate, from several sources (spoofed or distributed)",
+      "a host receiving TCP SYNs that never complete a handshake, at a rate, from several sources (spoofed or distributed); judged on records with both directions of a flow (agents' flows, IPFIX biflows), never on one-way exports, where the reply is a record of its own",
     scope: "host",
     params: {
       enabled: enabledParam,

@@ -46,16 +46,20 @@ function isGroupAddress(f: IngestFlow): boolean {
   return s === 0x66 || s === 0x46; // ff00::/8
 }
 
-/** Whether a flow attempt got no answer: no SYN-ACK to a SYN, or no reply to UDP. */
+/**
+ * Whether a flow attempt got no answer: no SYN-ACK to a SYN, or no reply to UDP. A one-way
+ * record (a uniflow export) cannot tell: it never has the reply, answered or not.
+ */
 export function unanswered(f: IngestFlow): boolean {
+  if (f.oneWay) return false;
   if (f.proto === TCP) return (f.srcTcpFlags & SYN) !== 0 && (f.dstTcpFlags & (SYN | ACK)) !== (SYN | ACK);
   if (f.proto === UDP) return f.dstToSrcPackets === 0;
   return false;
 }
 
-/** A TCP SYN whose three-way handshake did not complete. */
+/** A TCP SYN whose three-way handshake did not complete (never judged on a one-way record). */
 export function incompleteHandshake(f: IngestFlow): boolean {
-  if (f.proto !== TCP || (f.srcTcpFlags & SYN) === 0) return false;
+  if (f.oneWay || f.proto !== TCP || (f.srcTcpFlags & SYN) === 0) return false;
   return (f.dstTcpFlags & (SYN | ACK)) !== (SYN | ACK) || (f.srcTcpFlags & ACK) === 0;
 }
 

@@ -251,6 +251,7 @@ export class FlowBatchDecoder {
       this.pos = o[p + L.O_INFO] as number;
       this.walkStrings(o[p + L.O_INFO_LEN] as number, f);
     }
+    f.oneWay = false;
     f.message = null;
   }
 
@@ -651,5 +652,6 @@ function resetFlow(f: IngestFlow): void {
   f.outIf = 0;
   f.dnsRcode = ABSENT;
   f.riskCount = 0;
+  f.oneWay = false;
   f.message = null;
 }

@@ -88,6 +88,13 @@ export class IngestFlow {
   readonly risks: string[] = [];
   riskCount = 0;
   /**
+   * The record has one direction of its flow only, by nature: a NetFlow v5/v9 or IPFIX record
+   * without reverse elements, an sFlow packet sample. Its reply, if there was one, is another
+   * record, so that "no packets back" says nothing about whether it was answered. Not on the
+   * wire: the collector knows it, and agents' flows are both directions.
+   */
+  oneWay = false;
+  /**
    * The encoded record: bytes [start, end) of `buf` decode with pb.Flow.decode to the message
    * the record is. Null when the record came as a message.
    */
@@ -179,6 +186,7 @@ export class IngestFlow {
 
   /** Fills this from a decoded message (kept by reference). */
   fromMessage(f: pb.Flow): this {
+    this.oneWay = false;
     // A hand-made message may lack them: "" is no address either.
     this.srcAddr = f.srcAddr ?? "";
     this.srcPort = f.srcPort;

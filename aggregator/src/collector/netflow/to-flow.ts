@@ -140,6 +140,8 @@ export function toFlow(r: RecordFields, ctx: RecordContext, rate: number, out: F
   let revPkts = pick(r.revPackets, r.responderPackets, r.revTotalPackets, -1);
   let srcFlags = Math.max(r.tcpFlags, 0);
   let dstFlags = Math.max(r.revTcpFlags, 0);
+  // No reverse element at all (v5, v9, uniflow IPFIX): the reply is a record of its own.
+  const oneWay = revBytes < 0 && revPkts < 0 && r.revTcpFlags < 0;
   if (fwdBytes < 0) fwdBytes = 0;
   if (fwdPkts < 0) fwdPkts = 0;
   if (revBytes < 0) revBytes = 0;
@@ -218,6 +220,7 @@ export function toFlow(r: RecordFields, ctx: RecordContext, rate: number, out: F
   f.dstTcpFlags = dstFlags;
   f.l7 = r.l7Offset >= 0 ? l7Name(b, r.l7Offset, r.l7Length, out) : "Unknown";
   resetProbeFields(f);
+  f.oneWay = oneWay;
   f.endReason = END_REASON[r.endReason] ?? pb.EndReason.END_REASON_UNSPECIFIED;
   f.exporter = ctx.exporter;
   f.observationDomain = ctx.domain;

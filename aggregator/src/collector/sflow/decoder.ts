@@ -562,6 +562,8 @@ export class SflowDecoder {
     f.dstTcpFlags = 0;
     f.l7 = "Unknown";
     resetProbeFields(f);
+    // One sampled packet: its flow's other direction, if sampled, is another record.
+    f.oneWay = true;
     f.endReason = pb.EndReason.END_REASON_UNSPECIFIED;
     f.exporter = ctx.agent;
     f.observationDomain = ctx.subAgent;
