@@ -141,6 +141,26 @@ describe("NatsIngest", () => {
     assert.equal(ing.stats().connected, false);
   });
 
+  it("reassembles batches larger than a socket read whole, each in a buffer of its size", async () => {
+    const nats = await server();
+    const sink = new CountingSink();
+    const ing = ingest(nats, sink);
+    await ing.start();
+    const nc = await client(nats);
+    const a = identity("node-big");
+    const sizedBefore = ing.stats().messagesSized;
+    // 10000 flows: a message of some 300 KiB, over several 64 KiB reads.
+    const big = (seq: number) => encode(a, seq, 10_000);
+    assert.ok(big(1).length > 3 * 65536, `${big(1).length} bytes`);
+    for (const seq of range(1, 5)) {
+      await jetstream(nc).publish(flowsSubject(a.node), big(seq), { msgID: batchMessageId(a, BigInt(seq)) });
+    }
+    await waitFor("all flows applied", () => sink.flows === 5 * 10_000, { timeoutMs: 10_000 });
+    assert.deepEqual(sink.sequences(a), range(1, 5));
+    assert.equal(ing.stats().decodeErrors, 0);
+    assert.ok(ing.stats().messagesSized - sizedBefore >= 5, JSON.stringify(ing.stats()));
+  });
+
   it("applies a batch published twice once: JetStream drops the same message id, the sink any other copy", async () => {
     const nats = await server();
     const sink = new CountingSink();

@@ -2,6 +2,7 @@
 // it, decodes each message as a FlowBatch, hands it to the sink and acknowledges it only after
 // apply() returned, so a crash between the two means a redelivery, which the sink's deduper
 // recognises. A message that is not a FlowBatch is terminated (never redelivered) and counted.
+
 import {
   FLOWS_STREAM,
   FLOWS_SUBJECT_WILDCARD,
@@ -39,6 +40,7 @@ import {
   UserAuthenticationExpiredError,
 } from "@nats-io/transport-node";
 import type { DecodedBatch } from "./batch-decoder.js";
+import { natsMessagesSized, sizeNatsMessageBuffers } from "./nats-payload.js";
 import type { AnyBatch, BatchSink } from "./sink.js";
 
 export type { NatsClientOptions, NatsTls } from "@flowlens/contracts";
@@ -121,6 +123,11 @@ export interface NatsIngestStats {
   reconnects: number;
   /** Times consumption was set up again (reconnect, missing stream or consumer, failure). */
   consumeRestarts: number;
+  /**
+   * Messages spanning socket reads that were reassembled in a buffer of their size (process
+   * wide; see nats-payload.ts). Stays 0 if nats.js changed under it.
+   */
+  messagesSized: number;
   errors: number;
   lastError: string | undefined;
 }
@@ -167,6 +174,9 @@ export class NatsIngest {
   private js: JetStreamClient | undefined;
   private jsm: JetStreamManager | undefined;
   private messages: ConsumerMessages | undefined;
+  /** Applied messages whose acks go out at the next turn (ackSoon). */
+  private readonly toAck: JsMsg[] = [];
+  private acksScheduled = false;
   private connected = false;
   private stopping = false;
   private run: Promise<void> | undefined;
@@ -270,6 +280,7 @@ export class NatsIngest {
     return {
       connected: this.connected,
       ...this.counters,
+      messagesSized: natsMessagesSized(),
       consumerLag: this.consumerLag,
       ackPending: this.ackPending,
       lastError: this.lastError,
@@ -291,6 +302,7 @@ export class NatsIngest {
       { name: "redeliveries", value: s.redeliveries },
       { name: "reconnects", value: s.reconnects },
       { name: "consume_restarts", value: s.consumeRestarts },
+      { name: "messages_sized", value: s.messagesSized },
       { name: "errors", value: s.errors },
       // Always present, 0 until the consumer's first info: the metric names are fixed when the
       // transport registers them, before it has connected.
@@ -307,6 +319,7 @@ export class NatsIngest {
     this.messages?.stop();
     this.failReady(new NatsIngestError("NATS ingest stopped before it was ready"));
     if (this.run) await withDeadline(this.run, deadline);
+    this.flushAcks();
     const nc = this.nc;
     if (nc && !nc.isClosed()) {
       // drain() flushes the acks of what was processed before closing.
@@ -418,8 +431,34 @@ export class NatsIngest {
       c.duplicates++;
       c.duplicateFlows += batch.flows.length;
     }
-    m.ack();
+    this.ackSoon(m);
   }
+
+  /**
+   * Acks an applied message with the others applied in the same turn: nats.js writes each
+   * ack to the socket on its own otherwise (a system call per batch). An ack lost with the
+   * connection only brings the batch again, which the deduper drops.
+   */
+  private ackSoon(m: JsMsg): void {
+    this.toAck.push(m);
+    if (!this.acksScheduled) {
+      this.acksScheduled = true;
+      setImmediate(this.flushAcks);
+    }
+  }
+
+  private readonly flushAcks = (): void => {
+    this.acksScheduled = false;
+    const list = this.toAck;
+    for (let i = 0; i < list.length; i++) {
+      try {
+        (list[i] as JsMsg).ack();
+      } catch (err) {
+        this.recordError(`acking message ${(list[i] as JsMsg).info.streamSequence}: ${errorText(err)}`);
+      }
+    }
+    list.length = 0;
+  };
 
   private rejectMessage(m: JsMsg, why: string): void {
     this.counters.decodeErrors++;
@@ -431,6 +470,7 @@ export class NatsIngest {
     if (this.nc && !this.nc.isClosed()) return this.nc;
     this.nc = undefined;
     let nc: NatsConnection;
+    sizeNatsMessageBuffers();
     try {
       nc = await connect(this.connectOptions);
     } catch (err) {
