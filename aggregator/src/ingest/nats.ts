@@ -2,7 +2,8 @@
 // it, decodes each message as a FlowBatch, hands it to the sink and acknowledges it only after
 // apply() returned, so a crash between the two means a redelivery, which the sink's deduper
 // recognises. A message that is not a FlowBatch is terminated (never redelivered) and counted.
-
+// The acks of a turn's messages go out together, and a batch spanning socket reads is put
+// together in one buffer of its size (nats-payload.ts).
 import {
   FLOWS_STREAM,
   FLOWS_SUBJECT_WILDCARD,
