@@ -5,13 +5,10 @@
  * over together (aggregator/src/state/flow-store.ts ByteCopier). */
 #include "byte_copy.h"
 
+#include "napi_typed.h"
+
 #include <stdint.h>
 #include <string.h>
-
-static bool typed(napi_env env, napi_value v, napi_typedarray_type want, void **data, size_t *len) {
-  napi_typedarray_type type;
-  return napi_get_typedarray_info(env, v, &type, len, data, NULL, NULL) == napi_ok && type == want;
-}
 
 /* copyRanges(src: Uint8Array, dst: Uint8Array, jobs: Int32Array, count): for each of `count`
  * triples (from, length, to) of jobs, src[from, from+length) to dst[to, to+length). A triple
@@ -23,8 +20,8 @@ napi_value fl_napi_copy_ranges(napi_env env, napi_callback_info info) {
   size_t src_len, dst_len, jobs_len;
   int32_t count;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 4 ||
-      !typed(env, argv[0], napi_uint8_array, &src, &src_len) || !typed(env, argv[1], napi_uint8_array, &dst, &dst_len) ||
-      !typed(env, argv[2], napi_int32_array, &jobs, &jobs_len) ||
+      !fl_typed_array(env, argv[0], napi_uint8_array, &src, &src_len) || !fl_typed_array(env, argv[1], napi_uint8_array, &dst, &dst_len) ||
+      !fl_typed_array(env, argv[2], napi_int32_array, &jobs, &jobs_len) ||
       napi_get_value_int32(env, argv[3], &count) != napi_ok || count < 0 || (size_t)count > jobs_len / 3) {
     napi_throw_type_error(env, "FLOWLENS_NATIVE", "copyRanges(src: Uint8Array, dst: Uint8Array, jobs: Int32Array, count)");
     return NULL;

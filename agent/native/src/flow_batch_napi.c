@@ -1,14 +1,9 @@
 /* The JS side of flow_batch.c: decodeFlowBatch and the layout the JS decoder reads. */
-#include <stdbool.h>
 
 #include "flow_batch.h"
 #include "flow_batch_napi.h"
+#include "napi_typed.h"
 #include "flow_batch_layout.h"
-
-static bool typed(napi_env env, napi_value v, napi_typedarray_type want, void **data, size_t *len) {
-  napi_typedarray_type type;
-  return napi_get_typedarray_info(env, v, &type, len, data, NULL, NULL) == napi_ok && type == want;
-}
 
 napi_value fl_napi_decode_flow_batch(napi_env env, napi_callback_info info) {
   size_t argc = 4;
@@ -16,10 +11,10 @@ napi_value fl_napi_decode_flow_batch(napi_env env, napi_callback_info info) {
   void *batch, *nums, *offs, *head;
   size_t batch_len, nums_len, offs_len, head_len;
   if (napi_get_cb_info(env, info, &argc, argv, NULL, NULL) != napi_ok || argc < 4 ||
-      !typed(env, argv[0], napi_uint8_array, &batch, &batch_len) ||
-      !typed(env, argv[1], napi_float64_array, &nums, &nums_len) ||
-      !typed(env, argv[2], napi_int32_array, &offs, &offs_len) ||
-      !typed(env, argv[3], napi_int32_array, &head, &head_len) || head_len < FB_HEAD) {
+      !fl_typed_array(env, argv[0], napi_uint8_array, &batch, &batch_len) ||
+      !fl_typed_array(env, argv[1], napi_float64_array, &nums, &nums_len) ||
+      !fl_typed_array(env, argv[2], napi_int32_array, &offs, &offs_len) ||
+      !fl_typed_array(env, argv[3], napi_int32_array, &head, &head_len) || head_len < FB_HEAD) {
     napi_throw_type_error(env, "FLOWLENS_NATIVE",
                           "decodeFlowBatch(batch: Uint8Array, nums: Float64Array, offs: Int32Array, head: Int32Array)");
     return NULL;

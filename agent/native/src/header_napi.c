@@ -3,6 +3,7 @@
  * crosses into C once per datagram, not once per sample. */
 #define NAPI_VERSION 8
 #include "header_napi.h"
+#include "napi_typed.h"
 
 #include <stddef.h>
 #include <string.h>
@@ -12,16 +13,6 @@
 static napi_value throw_arg(napi_env env, const char *msg) {
   napi_throw_error(env, "ERR_INVALID_ARG", msg);
   return NULL;
-}
-
-static int typed(napi_env env, napi_value v, napi_typedarray_type want, void **data, size_t *len) {
-  bool is = false;
-  napi_typedarray_type t;
-  napi_value ab;
-  size_t off;
-  if (napi_is_typedarray(env, v, &is) != napi_ok || !is) return -1;
-  if (napi_get_typedarray_info(env, v, &t, len, data, &ab, &off) != napi_ok || t != want) return -1;
-  return 0;
 }
 
 /* decodeHeaders(data: Uint8Array, jobs: Uint32Array, count: number, out: Uint8Array) -> number
@@ -36,8 +27,9 @@ napi_value fl_napi_decode_headers(napi_env env, napi_callback_info info) {
   void *data, *jobs_v, *out_v;
   size_t data_len, jobs_len, out_len;
   uint32_t count;
-  if (typed(env, argv[0], napi_uint8_array, &data, &data_len) || typed(env, argv[1], napi_uint32_array, &jobs_v, &jobs_len) ||
-      napi_get_value_uint32(env, argv[2], &count) != napi_ok || typed(env, argv[3], napi_uint8_array, &out_v, &out_len))
+  if (!fl_typed_array(env, argv[0], napi_uint8_array, &data, &data_len) ||
+      !fl_typed_array(env, argv[1], napi_uint32_array, &jobs_v, &jobs_len) ||
+      napi_get_value_uint32(env, argv[2], &count) != napi_ok || !fl_typed_array(env, argv[3], napi_uint8_array, &out_v, &out_len))
     return throw_arg(env, "decodeHeaders(data: Uint8Array, jobs: Uint32Array, count: number, out: Uint8Array)");
   if ((size_t)count * 3 > jobs_len || (size_t)count * sizeof(struct fl_header_out) > out_len)
     return throw_arg(env, "decodeHeaders: jobs or out is too small for count");

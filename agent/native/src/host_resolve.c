@@ -17,6 +17,7 @@
  * order. The layout comes from JS (HOST_LAYOUT) and is bounds-checked once; any inconsistency
  * between the arrays and the layout is a stop, never a read out of bounds. */
 #include "host_resolve.h"
+#include "napi_typed.h"
 
 #include <stdbool.h>
 #include <stdint.h>
@@ -599,11 +600,6 @@ static napi_value account(napi_env env, napi_callback_info info) {
   return result;
 }
 
-static int typed(napi_env env, napi_value v, napi_typedarray_type want, void **data, size_t *len) {
-  napi_typedarray_type type;
-  return napi_get_typedarray_info(env, v, &type, len, data, NULL, NULL) == napi_ok && type == want;
-}
-
 /* A named property of the factory's argument: an ArrayBuffer, or a typed array of `want`, its
  * data and length kept; a reference taken so that the memory lives as long as the resolver. */
 static int field(napi_env env, napi_value obj, const char *name, int want, void **data, size_t *len, resolver *r,
@@ -614,7 +610,7 @@ static int field(napi_env env, napi_value obj, const char *name, int want, void 
     bool is_ab = false;
     if (napi_is_arraybuffer(env, v, &is_ab) != napi_ok || !is_ab || napi_get_arraybuffer_info(env, v, data, len) != napi_ok)
       return 0;
-  } else if (!typed(env, v, (napi_typedarray_type)want, data, len)) {
+  } else if (!fl_typed_array(env, v, (napi_typedarray_type)want, data, len)) {
     return 0;
   }
   return *refs < N_REFS && napi_create_reference(env, v, 1, &r->refs[(*refs)++]) == napi_ok;

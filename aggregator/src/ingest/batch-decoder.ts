@@ -190,7 +190,6 @@ export class FlowBatchDecoder {
       flows[i] = f;
     }
     if (flows.length !== n) flows.length = n;
-    this.pos = this.len;
     return true;
   }
 
