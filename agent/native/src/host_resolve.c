@@ -114,14 +114,19 @@ typedef struct {
   int32_t *touched;
   int32_t *talk_ctl;
   size_t talk_len;
-  /* Per group record: the Community ID's bytes [start, end) in the batch (-1: none), and out,
-   * the flow key hash the flow store files the record under (KEY_NOT_HASHED: JS makes it). */
+  /* Per group record: the Community ID's bytes [start, end) in the batch (KEY_TUPLE: none, the
+   * key is the 5-tuple and VLAN; KEY_JS: JS hashes), the tuple's numbers (src port, dst port,
+   * protocol, VLAN), and out, the flow key hash the flow store files the record under
+   * (KEY_NOT_HASHED: JS makes it). */
   const int32_t *key_ranges;
+  const double *key_tuples;
   double *key_hashes;
-  napi_ref refs[18];
+  napi_ref refs[19];
 } resolver;
 
-#define N_REFS 18
+#define N_REFS 19
+#define KEY_JS (-1)
+#define KEY_TUPLE (-2)
 #define MAX_COMMUNITY_ID 64
 #define KEY_NOT_HASHED 4294967296.0
 
@@ -151,6 +156,42 @@ static inline uint32_t fnv1a(const uint8_t *p, int32_t n, uint32_t *or_bits) {
   }
   *or_bits |= o;
   return h;
+}
+
+/* FNV-1a steps over the decimal digits of n, as `${n}` writes them (hashDecimal in flow-store.ts). */
+static inline uint32_t fnv_decimal(uint32_t h, uint32_t n) {
+  char digits[10];
+  int len = 0;
+  do {
+    digits[len++] = (char)('0' + n % 10);
+    n /= 10;
+  } while (n > 0);
+  while (len > 0) h = (h ^ (uint8_t)digits[--len]) * 16777619u;
+  return h;
+}
+
+/* flowKeyHash() of a record keyed by its 5-tuple and VLAN (tupleHash in flow-store.ts): FNV-1a of
+ * "src|sport|dst|dport|proto|vlan"; KEY_NOT_HASHED when a number is not a uint32 or an address
+ * byte is not ASCII, as there. */
+static double tuple_hash(const uint8_t *batch, const int32_t *a, const double *t) {
+  for (int i = 0; i < 4; i++)
+    if (!(t[i] >= 0 && t[i] <= 4294967295.0 && t[i] == (double)(uint32_t)t[i])) return KEY_NOT_HASHED;
+  uint32_t bits = 0;
+  uint32_t h = 2166136261u;
+  for (int32_t i = a[0]; i < a[1]; i++) {
+    bits |= batch[i];
+    h = (h ^ batch[i]) * 16777619u;
+  }
+  h = fnv_decimal((h ^ '|') * 16777619u, (uint32_t)t[0]);
+  h = (h ^ '|') * 16777619u;
+  for (int32_t i = a[2]; i < a[3]; i++) {
+    bits |= batch[i];
+    h = (h ^ batch[i]) * 16777619u;
+  }
+  h = fnv_decimal((h ^ '|') * 16777619u, (uint32_t)t[1]);
+  h = fnv_decimal((h ^ '|') * 16777619u, (uint32_t)t[2]);
+  h = fnv_decimal((h ^ '|') * 16777619u, (uint32_t)t[3]);
+  return bits < 0x80 ? (double)(int32_t)h : KEY_NOT_HASHED;
 }
 
 static inline void lru_unlink(resolver *r, int32_t s) {
@@ -244,11 +285,16 @@ static napi_value resolve(napi_env env, napi_callback_info info) {
   }
   const int32_t *index = index_data;
   const uint8_t *batch = batch_data;
-  /* The flow key hash of records with an ASCII Community ID (flowKeyHash() in flow-store.ts). */
+  /* The flow key hash (flowKeyHash() in flow-store.ts) of records with an ASCII Community ID, or
+   * with none and their addresses' bytes in the batch. */
   for (int32_t k = from; k < to; k++) {
     int32_t start = r->key_ranges[2 * k], end = r->key_ranges[2 * k + 1];
     double out = KEY_NOT_HASHED;
-    if (start >= 0 && end > start && end - start <= MAX_COMMUNITY_ID && (size_t)end <= batch_len) {
+    const int32_t *a = r->addrs + 4 * k;
+    if (start == KEY_TUPLE) {
+      if (a[0] >= 0 && a[2] >= 0 && a[1] >= a[0] && a[3] >= a[2] && (size_t)a[1] <= batch_len && (size_t)a[3] <= batch_len)
+        out = tuple_hash(batch, a, r->key_tuples + 4 * k);
+    } else if (start >= 0 && end > start && end - start <= MAX_COMMUNITY_ID && (size_t)end <= batch_len) {
       uint32_t bits = 0;
       uint32_t h = fnv1a(batch + start, end - start, &bits);
       if (bits < 0x80) out = (double)(int32_t)h;
@@ -618,7 +664,7 @@ static int field(napi_env env, napi_value obj, const char *name, int want, void 
 
 /* hostResolver({ layout, table: ArrayBuffer, lruPrev, lruNext, ctl, addrs, apps, slots, flags:
  * Int32Array, nums: Float64Array, cellCap, networks: Float64Array, talkBytes: Float64Array,
- * talkIdx, touched, talkCtl, keyRanges: Int32Array, keyHashes: Float64Array }):
+ * talkIdx, touched, talkCtl, keyRanges: Int32Array, keyTuples, keyHashes: Float64Array }):
  * { resolve, account }. */
 napi_value fl_napi_host_resolver(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -644,7 +690,7 @@ napi_value fl_napi_host_resolver(napi_env env, napi_callback_info info) {
   int refs = 0;
   size_t prev_len = 0, next_len = 0, ctl_len = 0, addrs_len = 0, apps_len = 0, slots_len = 0, nums_len = 0,
          flags_len = 0, net_len = 0, talk_bytes_len = 0, talk_idx_len = 0, touched_len = 0, talk_ctl_len = 0,
-         key_ranges_len = 0, key_hashes_len = 0;
+         key_ranges_len = 0, key_tuples_len = 0, key_hashes_len = 0;
   if (bad == NULL && !field(env, argv[0], "table", -1, (void **)&r->table, &r->table_bytes, r, &refs))
     bad = "hostResolver: table must be an ArrayBuffer";
   if (bad == NULL && (!field(env, argv[0], "lruPrev", napi_int32_array, (void **)&r->lru_prev, &prev_len, r, &refs) ||
@@ -661,8 +707,9 @@ napi_value fl_napi_host_resolver(napi_env env, napi_callback_info info) {
                       !field(env, argv[0], "touched", napi_int32_array, (void **)&r->touched, &touched_len, r, &refs) ||
                       !field(env, argv[0], "talkCtl", napi_int32_array, (void **)&r->talk_ctl, &talk_ctl_len, r, &refs) ||
                       !field(env, argv[0], "keyRanges", napi_int32_array, (void **)&r->key_ranges, &key_ranges_len, r, &refs) ||
+                      !field(env, argv[0], "keyTuples", napi_float64_array, (void **)&r->key_tuples, &key_tuples_len, r, &refs) ||
                       !field(env, argv[0], "keyHashes", napi_float64_array, (void **)&r->key_hashes, &key_hashes_len, r, &refs)))
-    bad = "hostResolver: nums, networks, talkBytes and keyHashes must be Float64Arrays, the other arrays Int32Arrays";
+    bad = "hostResolver: nums, networks, talkBytes, keyTuples and keyHashes must be Float64Arrays, the other arrays Int32Arrays";
   napi_value cap;
   if (bad == NULL && (napi_get_named_property(env, argv[0], "cellCap", &cap) != napi_ok ||
                       napi_get_value_int32(env, cap, &r->cell_cap) != napi_ok || r->cell_cap < 1))
@@ -702,6 +749,7 @@ napi_value fl_napi_host_resolver(napi_env env, napi_callback_info info) {
   if (nums_len / NUMS < group) group = nums_len / NUMS;
   if (flags_len < group) group = flags_len;
   if (key_ranges_len / 2 < group) group = key_ranges_len / 2;
+  if (key_tuples_len / 4 < group) group = key_tuples_len / 4;
   if (key_hashes_len < group) group = key_hashes_len;
   r->group_len = group;
   napi_value obj, fn_resolve, fn_account;

@@ -168,6 +168,8 @@ export interface NativeEngine {
     touched: Int32Array;
     talkCtl: Int32Array;
     keyRanges: Int32Array;
+    /** Per record: src port, dst port, protocol, VLAN (for keys hashed from the 5-tuple). */
+    keyTuples: Float64Array;
     keyHashes: Float64Array;
   }): {
     resolve(index: Int32Array, batch: Uint8Array, from: number, to: number, now: number): number;

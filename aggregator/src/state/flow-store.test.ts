@@ -7,7 +7,8 @@ import { describe, it } from "node:test";
 import { pb } from "@flowlens/contracts";
 import { FlowRecords, resetProbeFields } from "../collector/flow-records.js";
 import { FlowBatchDecoder } from "../ingest/batch-decoder.js";
-import { FlowStore, flowKey, flowKeyHash } from "./flow-store.js";
+import { FlowStore, flowKey, flowKeyHash, NOT_HASHED } from "./flow-store.js";
+import { HostTable, PREFETCH_GROUP } from "./host-table.js";
 import { IngestFlow } from "./ingest-flow.js";
 import { prng } from "./testing.js";
 
@@ -75,6 +76,50 @@ describe("flow key hash", () => {
       const f = records.records[i] as IngestFlow;
       assert.equal(flowKeyHash(f), fnv(flowKey(f)), flowKey(f));
     }
+  });
+
+  // The host table's native resolver makes the hash of each record it reads ahead for (Community
+  // ID or 5-tuple); LiveState hands it to the flow store instead of making it again.
+  const hosts = new HostTable(64, 16, { created: () => {}, evicted: () => {} });
+  it("is made by the native resolver as flowKeyHash makes it", {
+    skip: hosts.native ? false : "the native addon is not built (make native)",
+  }, () => {
+    const r = prng(7);
+    const flows = Array.from({ length: 2000 }, () => randomFlow(r));
+    // Collected records: no Community ID, addresses' text in the arena, numbers up to uint32.
+    const wire = new Uint8Array([10, 0, 0, 1, 255, 255, 255, 255, 0, 0, 0, 0, 32, 1, 13, 184, 0, 0, 0, 0]);
+    const records = new FlowRecords();
+    for (let i = 0; i < 1000; i++) {
+      const f = records.next();
+      f.srcPort = PORTS[r(PORTS.length)] as number;
+      f.dstPort = r(10) === 0 ? 4294967295 : (PORTS[r(PORTS.length)] as number);
+      f.proto = r(256);
+      f.ipVersion = 4;
+      f.vlan = r(3) === 0 ? r(2 ** 32) : r(4096);
+      f.l7 = "Unknown";
+      resetProbeFields(f);
+      f.exporter = "192.0.2.1";
+      records.commit(f, wire, r(16), r(5) === 0 ? -1 : r(16), r(2) === 0, "");
+    }
+    const decoded = new FlowBatchDecoder().decode(
+      pb.FlowBatch.encode({ flows, sequence: 1n, sentAtMs: 0n }).finish(),
+    ).flows;
+    let madeInC = 0;
+    for (const group of [decoded, records.records.slice(0, records.length)]) {
+      for (let g = 0; g < group.length; g += PREFETCH_GROUP) {
+        const end = Math.min(group.length, g + PREFETCH_GROUP);
+        hosts.prefetch(group, g, end, 1);
+        for (let i = g; i < end; i++) {
+          const f = group[i] as IngestFlow;
+          const h = hosts.groupKeyHash(i - g);
+          if (h === NOT_HASHED) continue;
+          madeInC++;
+          assert.equal(h, fnv(flowKey(f)), flowKey(f));
+        }
+      }
+    }
+    // All but non-ASCII addresses and over-long or non-ASCII Community IDs.
+    assert.ok(madeInC > 2000, `${madeInC} hashes made in C`);
   });
 });
 

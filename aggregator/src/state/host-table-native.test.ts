@@ -165,6 +165,7 @@ describe("HostTable native lookups", { skip }, () => {
         touched: new Int32Array(4),
         talkCtl: new Int32Array(1),
         keyRanges: new Int32Array(4),
+        keyTuples: new Float64Array(8),
         keyHashes: new Float64Array(2),
       });
     assert.throws(() => make({ ...HOST_LAYOUT, keyOffset: -1 }), TypeError);

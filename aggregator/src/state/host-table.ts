@@ -45,6 +45,9 @@ const KEY_BYTES = 48;
  * which the CPU's caches hold.
  */
 const CACHED_SLOTS = 1024;
+/** keyRanges' start for a record whose key the resolver does not hash, and for one keyed by its 5-tuple. */
+const KEY_JS = -1;
+const KEY_TUPLE = -2;
 /** Records prefetch() reads ahead for. */
 export const PREFETCH_GROUP = 16;
 /** Blocks per chunk of a cell pool: the pool grows by chunks, never copying. */
@@ -272,6 +275,8 @@ export class HostTable {
   readonly groupFlags = new Int32Array(PREFETCH_GROUP);
   /** Per group record: its Community ID's bytes in groupBuf (-1: none), and the flow key hash C made of them. */
   private readonly keyRanges = new Int32Array(2 * PREFETCH_GROUP);
+  /** Per group record: src port, dst port, protocol and VLAN, for a key hashed from its 5-tuple. */
+  private readonly keyTuples = new Float64Array(4 * PREFETCH_GROUP);
   private readonly keyHashes = new Float64Array(PREFETCH_GROUP);
   /** Whether keyHashes holds this group's (the resolver ran for it). */
   private keysHashed = false;
@@ -338,6 +343,7 @@ export class HostTable {
         touched: shared.talkers.touched,
         talkCtl: shared.talkers.talkCtl,
         keyRanges: this.keyRanges,
+        keyTuples: this.keyTuples,
         keyHashes: this.keyHashes,
       });
     }
@@ -581,6 +587,7 @@ export class HostTable {
     const addrs = this.groupAddrs;
     const first = (flows[from] as IngestFlow).buf;
     const keys = this.keyRanges;
+    const tuples = this.keyTuples;
     for (let i = from, k = 0; i < to; i++, k++) {
       const f = flows[i] as IngestFlow;
       const same = first !== null && f.buf === first;
@@ -589,7 +596,18 @@ export class HostTable {
       addrs[4 * k + 1] = f.srcAddrEnd;
       addrs[4 * k + 2] = ok ? f.dstAddrStart : -1;
       addrs[4 * k + 3] = f.dstAddrEnd;
-      keys[2 * k] = same ? f.communityIdStart : -1;
+      // The flow key's hash, made by C: from the Community ID's bytes, or without one (collected
+      // records) from the 5-tuple, as flowKeyHash() has it.
+      const cid = f.communityIdStart;
+      if (cid >= 0 || !ok || f.communityId.length !== 0) {
+        keys[2 * k] = same ? cid : KEY_JS;
+      } else {
+        keys[2 * k] = KEY_TUPLE;
+        tuples[4 * k] = f.srcPort;
+        tuples[4 * k + 1] = f.dstPort;
+        tuples[4 * k + 2] = f.proto;
+        tuples[4 * k + 3] = f.vlan;
+      }
       keys[2 * k + 1] = f.communityIdEnd;
     }
     this.groupLength = to - from;
