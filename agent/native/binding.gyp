@@ -11,6 +11,7 @@
         "src/dpi.c",
         "src/flow_batch.c",
         "src/flow_batch_napi.c",
+        "src/flow_encode.c",
         "src/flowtable.c",
         "src/header_napi.c",
         "src/header_out.c",

@@ -19,6 +19,7 @@
 #include "flowtable.h"
 #include "header_napi.h"
 #include "byte_copy.h"
+#include "flow_encode.h"
 #include "flow_batch_napi.h"
 #include "host_resolve.h"
 #include "huge_buffer.h"
@@ -523,6 +524,9 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "flowBatchLayout", fl_napi_flow_batch_layout(env));
   napi_create_function(env, "copyRanges", NAPI_AUTO_LENGTH, fl_napi_copy_ranges, NULL, &fn);
   napi_set_named_property(env, exports, "copyRanges", fn);
+  napi_create_function(env, "encodeCollected", NAPI_AUTO_LENGTH, fl_napi_encode_collected, NULL, &fn);
+  napi_set_named_property(env, exports, "encodeCollected", fn);
+  napi_set_named_property(env, exports, "collectedLayout", fl_napi_collected_layout(env));
   napi_set_named_property(env, exports, "headerLayout", fl_napi_header_layout(env));
   napi_set_named_property(env, exports, "flowLayout", flow_layout(env));
   napi_set_named_property(env, exports, "riskNames", risk_names(env));

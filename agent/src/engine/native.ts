@@ -190,6 +190,29 @@ export interface NativeEngine {
    * array; returns how many copies it made.
    */
   copyRanges(src: Uint8Array, dst: Uint8Array, jobs: Int32Array, count: number): number;
+  /**
+   * The collector's records as pb.Flow encodings (agent/native/src/flow_encode.c): `count`
+   * records, described by nums, meta (their addresses in src, their strings in strings) and
+   * collectedLayout, written at out[pos..]; where each one is goes into report. Returns the end,
+   * or -1 when a string is outside `strings` or out has no room (an address outside src is
+   * written as the unspecified one).
+   */
+  encodeCollected(
+    out: Uint8Array,
+    pos: number,
+    src: Uint8Array,
+    strings: Uint8Array,
+    nums: Float64Array,
+    meta: Int32Array,
+    count: number,
+    report: Int32Array,
+  ): number;
+  collectedLayout: {
+    nums: Readonly<Record<string, number>>;
+    meta: Readonly<Record<string, number>>;
+    report: Readonly<Record<string, number>>;
+    fixedMax: number;
+  };
   flowLayout: FlowLayout;
   riskNames: string[];
 }

@@ -5,7 +5,12 @@
 // and tests decode it with pb.Flow.decode into the message DESIGN.md describes. So a record
 // costs no pb.Flow, no BigInt and no string of its own, and there is one decoder whatever the
 // consumer.
+//
+// With the addon, commit() only lists the record's numbers and where its addresses and strings
+// are; the encodings are written in C, a datagram's records per call (agent/native/src/
+// flow_encode.c, byte for byte what encodeNow() writes), before anything reads the records.
 import { Buffer } from "node:buffer";
+import { type NativeEngine, nativeEngine } from "@flowlens/agent/engine";
 import type { pb } from "@flowlens/contracts";
 import { ABSENT, IngestFlow } from "../state/ingest-flow.js";
 import { NameCache } from "../state/name-cache.js";
@@ -105,23 +110,105 @@ function asciiField(b: Uint8Array, tagEnd: number, s: string): number {
   return q;
 }
 
+// What the native encoder reads per record (flow_encode.h; checked against collectedLayout).
+const E_NUMS = 21;
+const M_SRC = 0;
+const M_DST = 1;
+const M_IPV6 = 2;
+const M_L7 = 3;
+const M_L7_LEN = 4;
+const M_CID = 5;
+const M_CID_LEN = 6;
+const M_EXPORTER = 7;
+const M_EXPORTER_LEN = 8;
+const M_FIELDS = 9;
+const X_FIELDS = 7;
+/** Records listed before they are encoded: a datagram's, usually. */
+const PENDING_MAX = 256;
+const STRINGS_BYTES = 16 * 1024;
+
+type EncodeCollected = NativeEngine["encodeCollected"];
+let nativeEncoder: EncodeCollected | null | undefined;
+
+/** The addon's encodeCollected when its layout is this module's, else null. */
+function encoder(): EncodeCollected | null {
+  if (nativeEncoder === undefined) {
+    nativeEncoder = null;
+    try {
+      const engine = nativeEngine();
+      const l = engine.collectedLayout;
+      const nums = ["srcPort", "dstPort", "proto", "ipVersion", "vlan", "firstSeen", "lastSeen", "s2dPackets"];
+      nums.push("s2dBytes", "d2sPackets", "d2sBytes", "srcFlags", "dstFlags", "endReason", "domain");
+      nums.push("exportVersion", "samplingRate", "rawPackets", "rawBytes", "inIf", "outIf");
+      const meta = ["src", "dst", "ipv6", "l7", "l7Len", "cid", "cidLen", "exporter", "exporterLen"];
+      const report = ["start", "end", "srcStart", "srcEnd", "dstStart", "dstEnd", "cidStart"];
+      const same = (o: Readonly<Record<string, number>> | undefined, names: string[]) =>
+        o !== undefined && Object.keys(o).length === names.length && names.every((n, i) => o[n] === i);
+      if (
+        typeof engine.encodeCollected === "function" &&
+        l?.fixedMax === FIXED_MAX &&
+        same(l.nums, nums) &&
+        same(l.meta, meta) &&
+        same(l.report, report) &&
+        nums.length === E_NUMS &&
+        meta.length === M_FIELDS &&
+        report.length === X_FIELDS
+      ) {
+        nativeEncoder = engine.encodeCollected;
+      }
+    } catch {
+      nativeEncoder = null;
+    }
+  }
+  return nativeEncoder;
+}
+
 export class FlowRecords {
-  /** The records: the first `length` are this batch's. */
-  readonly records: IngestFlow[] = [];
   length = 0;
+  private readonly list: IngestFlow[] = [];
   private arena: Buffer = Buffer.allocUnsafe(ARENA_BYTES);
   private pos = 0;
   private readonly names = new NameCache();
   /** The exporter of the last record, and its UTF-8 bytes. */
   private exporter = "";
   private exporterBytes: Uint8Array = new Uint8Array(0);
+  private readonly encode: EncodeCollected | null;
+  /** Records listed and not yet encoded: the last `pending` of the batch, their addresses in `source`. */
+  private pending = 0;
+  private pendingBytes = 0;
+  private source: Uint8Array | null = null;
+  private readonly nums = new Float64Array(PENDING_MAX * E_NUMS);
+  private readonly meta = new Int32Array(PENDING_MAX * M_FIELDS);
+  private readonly report = new Int32Array(PENDING_MAX * X_FIELDS);
+  /** The pending records' strings: L7 names and the exporter once each while they repeat. */
+  private strings = new Uint8Array(STRINGS_BYTES);
+  private stringsPos = 0;
+  private l7Text = "";
+  private l7At = -1;
+  private exporterAt = -1;
+
+  /** native: whether the addon may write the encodings when it is there (tests compare). */
+  constructor(native = true) {
+    this.encode = native ? encoder() : null;
+  }
+
+  /** Whether the encodings are written in C. */
+  get native(): boolean {
+    return this.encode !== null;
+  }
+
+  /** The records: the first `length` are this batch's, encoded. */
+  get records(): IngestFlow[] {
+    if (this.pending !== 0) this.flush();
+    return this.list;
+  }
 
   /** The record to fill next; commit() adds it to the batch. */
   next(): IngestFlow {
-    let f = this.records[this.length];
+    let f = this.list[this.length];
     if (f === undefined) {
       f = new IngestFlow();
-      this.records.push(f);
+      this.list.push(f);
     }
     return f;
   }
@@ -141,7 +228,134 @@ export class FlowRecords {
     if (f.exporter !== this.exporter) {
       this.exporter = f.exporter;
       this.exporterBytes = Buffer.from(f.exporter, "utf8");
+      this.exporterAt = -1;
     }
+    if (this.encode === null) this.encodeNow(f, b, srcOff, dstOff, ipv6, communityId);
+    else this.list_(f, b, srcOff, dstOff, ipv6, communityId);
+  }
+
+  /** Lists a record for the native encoder (see flush()). */
+  private list_(
+    f: IngestFlow,
+    b: Uint8Array,
+    srcOff: number,
+    dstOff: number,
+    ipv6: boolean,
+    communityId: string,
+  ): void {
+    if (b !== this.source && this.pending !== 0) this.flush();
+    this.source = b;
+    const ex = this.exporterBytes;
+    const l7 = f.l7;
+    const stringBytes = l7.length + communityId.length + ex.length;
+    if (this.stringsPos + stringBytes > this.strings.length) {
+      if (this.pending !== 0) this.flush();
+      this.source = b;
+      if (stringBytes > this.strings.length) this.strings = new Uint8Array(2 * stringBytes);
+    }
+    const s = this.strings;
+    const k = this.pending;
+    const m = k * M_FIELDS;
+    const meta = this.meta;
+    meta[m + M_SRC] = srcOff;
+    meta[m + M_DST] = dstOff;
+    meta[m + M_IPV6] = ipv6 ? 1 : 0;
+    if (l7.length !== 0 && (l7 !== this.l7Text || this.l7At < 0)) {
+      this.l7Text = l7;
+      this.l7At = this.stringsPos;
+      for (let i = 0; i < l7.length; i++) s[this.stringsPos++] = l7.charCodeAt(i);
+    }
+    meta[m + M_L7] = this.l7At;
+    meta[m + M_L7_LEN] = l7.length;
+    meta[m + M_CID] = this.stringsPos;
+    meta[m + M_CID_LEN] = communityId.length;
+    for (let i = 0; i < communityId.length; i++) s[this.stringsPos++] = communityId.charCodeAt(i);
+    if (ex.length !== 0 && this.exporterAt < 0) {
+      this.exporterAt = this.stringsPos;
+      s.set(ex, this.stringsPos);
+      this.stringsPos += ex.length;
+    }
+    meta[m + M_EXPORTER] = this.exporterAt;
+    meta[m + M_EXPORTER_LEN] = ex.length;
+    const x = this.nums;
+    const n = k * E_NUMS;
+    x[n] = f.srcPort;
+    x[n + 1] = f.dstPort;
+    x[n + 2] = f.proto;
+    x[n + 3] = f.ipVersion;
+    x[n + 4] = f.vlan;
+    x[n + 5] = f.firstSeenMs;
+    x[n + 6] = f.lastSeenMs;
+    x[n + 7] = f.srcToDstPackets;
+    x[n + 8] = f.srcToDstBytes;
+    x[n + 9] = f.dstToSrcPackets;
+    x[n + 10] = f.dstToSrcBytes;
+    x[n + 11] = f.srcTcpFlags;
+    x[n + 12] = f.dstTcpFlags;
+    x[n + 13] = f.endReason;
+    x[n + 14] = f.observationDomain;
+    x[n + 15] = f.exportVersion;
+    x[n + 16] = f.samplingRate;
+    x[n + 17] = f.rawPackets;
+    x[n + 18] = f.rawBytes;
+    x[n + 19] = f.inIf;
+    x[n + 20] = f.outIf;
+    this.pendingBytes += FIXED_MAX + stringBytes;
+    this.pending = k + 1;
+    this.length++;
+    if (this.pending === PENDING_MAX) this.flush();
+  }
+
+  /** Writes the listed records' encodings (in C) and points the records into them. */
+  private flush(): void {
+    const n = this.pending;
+    const encode = this.encode as EncodeCollected;
+    if (this.pos + this.pendingBytes > this.arena.length) {
+      this.arena = Buffer.allocUnsafe(Math.max(ARENA_BYTES, this.pendingBytes));
+      this.pos = 0;
+    }
+    const a = this.arena;
+    const src = this.source as Uint8Array;
+    const end = encode(a, this.pos, src, this.strings, this.nums, this.meta, n, this.report);
+    if (end < 0) {
+      // Only a bug here can cause it: the room and the strings' places are this class's own.
+      throw new Error(`collector: encoding ${n} records failed (arena ${a.length} bytes from ${this.pos})`);
+    }
+    const rep = this.report;
+    const meta = this.meta;
+    const list = this.list;
+    const first = this.length - n;
+    for (let k = 0; k < n; k++) {
+      const f = list[first + k] as IngestFlow;
+      const x = k * X_FIELDS;
+      f.buf = a;
+      f.start = rep[x] as number;
+      f.end = rep[x + 1] as number;
+      f.setSrcAddrBytes(rep[x + 2] as number, rep[x + 3] as number);
+      f.setDstAddrBytes(rep[x + 4] as number, rep[x + 5] as number);
+      const cid = rep[x + 6] as number;
+      if (cid >= 0) f.setCommunityIdBytes(cid, cid + (meta[k * M_FIELDS + M_CID_LEN] as number));
+      else f.communityId = "";
+      f.message = null;
+    }
+    this.pos = end;
+    this.pending = 0;
+    this.pendingBytes = 0;
+    this.source = null;
+    this.stringsPos = 0;
+    this.l7At = -1;
+    this.exporterAt = -1;
+  }
+
+  /** Writes the record's encoding now, in JS (no addon: the reference the native one matches). */
+  private encodeNow(
+    f: IngestFlow,
+    b: Uint8Array,
+    srcOff: number,
+    dstOff: number,
+    ipv6: boolean,
+    communityId: string,
+  ): void {
     const ex = this.exporterBytes;
     const need = FIXED_MAX + ex.length + f.l7.length + communityId.length;
     if (this.pos + need > this.arena.length) {
@@ -201,13 +415,21 @@ export class FlowRecords {
   clear(): void {
     this.length = 0;
     this.pos = 0;
-    if (this.records.length > KEEP_RECORDS) this.records.length = KEEP_RECORDS;
+    this.pending = 0;
+    this.pendingBytes = 0;
+    this.source = null;
+    this.stringsPos = 0;
+    this.l7At = -1;
+    this.exporterAt = -1;
+    if (this.list.length > KEEP_RECORDS) this.list.length = KEEP_RECORDS;
+    if (this.strings.length > STRINGS_BYTES) this.strings = new Uint8Array(STRINGS_BYTES);
   }
 
   /** The batch's records from `from` on as messages (decoded from their encodings). */
   messages(from = 0): pb.Flow[] {
     const out: pb.Flow[] = [];
-    for (let i = from; i < this.length; i++) out.push((this.records[i] as IngestFlow).toMessage());
+    const records = this.records;
+    for (let i = from; i < this.length; i++) out.push((records[i] as IngestFlow).toMessage());
     return out;
   }
 }
