@@ -1,8 +1,9 @@
 // A template compiled once into a plan: one (kind, length) pair per field, with runs of
-// skipped fixed-length fields merged, so decoding a record is one pass over two typed arrays
-// with no lookups and no allocation.
+// skipped fixed-length fields merged, then into the code that decodes a record (record.ts
+// compileDecoder), so decoding a record makes no lookups and no allocation.
 import { addError, type DecodeErrorReason, type ErrorCounts } from "./errors.js";
 import { fieldMeaning, Kind, sizeAllowed, takesBytes } from "./fields.js";
+import { compileDecoder, type RecordDecoder } from "./record.js";
 
 /** Field length that announces a variable-length field (RFC 7011 section 7). */
 export const VARLEN = 0xffff;
@@ -23,6 +24,8 @@ export interface Plan {
   /** Decoding program: kinds[i] applied to lens[i] bytes (VARLEN: length prefix in the data). */
   readonly kinds: Uint8Array;
   readonly lens: Uint16Array;
+  /** The program compiled into code: decodes one record (record.ts decodeRecord). */
+  readonly decode: RecordDecoder;
   /** Smallest possible record: fixed lengths plus one length byte per variable-length field. */
   readonly minRecordLength: number;
   readonly fields: readonly FieldSpec[];
@@ -103,15 +106,40 @@ export function compileTemplate(
       lens.push(f.length);
     }
   }
-  return {
+  const kindArray = Uint8Array.from(kinds);
+  const lenArray = Uint16Array.from(lens);
+  const plan = {
     templateId,
     options,
-    kinds: Uint8Array.from(kinds),
-    lens: Uint16Array.from(lens),
+    kinds: kindArray,
+    lens: lenArray,
+    // Compiled when the first record needs it: a refresh of a known template (sent by some
+    // exporters in every datagram) is compared and dropped without being compiled.
+    decode: ((v, pos, end, r) => {
+      plan.decode = decoderFor(kindArray, lenArray);
+      return plan.decode(v, pos, end, r);
+    }) as RecordDecoder,
     minRecordLength,
     fields,
     fieldCount: fields.length,
   };
+  return plan;
+}
+
+/** Decoders already compiled, by program: exporters of one model send the same templates. */
+const decoders = new Map<string, RecordDecoder>();
+const DECODERS_MAX = 1024;
+
+function decoderFor(kinds: Uint8Array, lens: Uint16Array): RecordDecoder {
+  const key = `${kinds.join(",")}/${lens.join(",")}`;
+  let d = decoders.get(key);
+  if (d === undefined) {
+    d = compileDecoder(kinds, lens, VARLEN);
+    // Oldest first out: the cache only saves work, and stays bounded whatever exporters send.
+    if (decoders.size >= DECODERS_MAX) decoders.delete(decoders.keys().next().value as string);
+    decoders.set(key, d);
+  }
+  return d;
 }
 
 /** Same fields in the same order: a refresh that needs no recompilation. */
