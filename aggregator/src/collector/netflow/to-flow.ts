@@ -221,7 +221,12 @@ export function toFlow(r: RecordFields, ctx: RecordContext, rate: number, out: F
   f.l7 = r.l7Offset >= 0 ? l7Name(b, r.l7Offset, r.l7Length, out) : "Unknown";
   resetProbeFields(f);
   f.oneWay = oneWay;
-  f.endReason = END_REASON[r.endReason] ?? pb.EndReason.END_REASON_UNSPECIFIED;
+  // Absent is -1: looking that up in the array would be a named property's slow lookup.
+  const reason = r.endReason;
+  f.endReason =
+    reason >= 0 && reason < END_REASON.length
+      ? (END_REASON[reason] as pb.EndReason)
+      : pb.EndReason.END_REASON_UNSPECIFIED;
   f.exporter = ctx.exporter;
   f.observationDomain = ctx.domain;
   // pb.ExportVersion's numbers are the versions (5, 9, 10).
