@@ -12,6 +12,7 @@
         "src/flow_batch.c",
         "src/flow_batch_napi.c",
         "src/flow_encode.c",
+        "src/flow_encode_napi.c",
         "src/flowtable.c",
         "src/header_napi.c",
         "src/header_out.c",

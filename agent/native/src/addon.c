@@ -19,7 +19,7 @@
 #include "flowtable.h"
 #include "header_napi.h"
 #include "byte_copy.h"
-#include "flow_encode.h"
+#include "flow_encode_napi.h"
 #include "flow_batch_napi.h"
 #include "host_resolve.h"
 #include "huge_buffer.h"

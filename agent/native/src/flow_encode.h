@@ -1,6 +1,5 @@
 #ifndef FL_FLOW_ENCODE_H
 #define FL_FLOW_ENCODE_H
-#include <node_api.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -44,8 +43,5 @@ enum { X_START, X_END, X_SRC, X_SRC_END, X_DST, X_DST_END, X_CID, X_FIELDS };
 int64_t fl_encode_flows(uint8_t *out, size_t out_len, size_t pos, const uint8_t *src, size_t src_len,
                         const uint8_t *strings, size_t strings_len, const double *nums, const int32_t *meta,
                         int32_t count, int32_t *report);
-
-napi_value fl_napi_encode_collected(napi_env env, napi_callback_info info);
-napi_value fl_napi_collected_layout(napi_env env);
 
 #endif
