@@ -6,11 +6,18 @@
 // this process, so that other load on the shared machine counts less.
 //
 //   collector-apply.mjs [state|alerts] [seconds=5]
+//   collector-apply.mjs nfacctd [copies=300]   the peer: nfacctd (pmacct) reading the same
+//                                             datagrams from a pcap (the capture repeated
+//                                             `copies` times) into its print plugin's cache,
+//                                             aggregated per 5-tuple: a collector that keeps
+//                                             state too, measured by its processes' CPU time
 //
 // Needs `npx tsc -b`. FLOWLENS_BENCH_PROF=DIR writes a CPU profile of the measured part there.
 // Last stdout line: {"items": records, "seconds": CPU seconds} for hack/bench/run.mjs.
-import { mkdirSync, writeFileSync } from "node:fs";
+import { execFileSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
+import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -20,6 +27,73 @@ const SOURCE = join(root, "../shared/testdata/flowexports/ipfixcol2/example_flow
 const [mode = "state", secondsArg = "5"] = process.argv.slice(2);
 const seconds = Number(secondsArg);
 const EXPORTER = "10.231.7.1";
+/** Records in one pass of SOURCE (flowlens collect, tshark and nfacctd agree). */
+const RECORDS_PER_PASS = 3979;
+
+/**
+ * nfacctd on SOURCE repeated `copies` times (pcap_savefile), aggregating into the print plugin;
+ * its byte total is checked against `copies` passes' so that every record counts.
+ */
+function nfacctd(copies) {
+  const dir = mkdtempSync(join(tmpdir(), "flowlens-nfacctd-bench-"));
+  try {
+    const pcap = readFileSync(SOURCE);
+    const header = pcap.subarray(0, 24);
+    const body = pcap.subarray(24);
+    const run = (n) => {
+      const file = join(dir, `ipfix-${n}.pcap`);
+      writeFileSync(file, Buffer.concat([header, ...Array.from({ length: n }, () => body)]));
+      const out = join(dir, `out-${n}.txt`);
+      const conf = join(dir, `nfacctd-${n}.conf`);
+      writeFileSync(
+        conf,
+        [
+          "daemonize: false",
+          `pcap_savefile: ${file}`,
+          "plugins: print",
+          "aggregate: src_host, dst_host, src_port, dst_port, proto",
+          `print_output_file: ${out}`,
+          "print_output: csv",
+          "print_refresh_time: 3600",
+          "",
+        ].join("\n"),
+      );
+      // Its core and plugin processes: their user and system time (the shell's `times`).
+      const t = execFileSync("sh", ["-c", `nfacctd -f "${conf}" >/dev/null 2>&1; times`], {
+        encoding: "utf8",
+        timeout: 600_000,
+      });
+      const cpu = (t.trim().split("\n").at(-1) ?? "")
+        .split(/\s+/)
+        .map((x) => {
+          const m = /(\d+)m([\d.]+)s/.exec(x);
+          return m ? Number(m[1]) * 60 + Number(m[2]) : 0;
+        })
+        .reduce((a, b) => a + b, 0);
+      const lines = readFileSync(out, "utf8").trim().split("\n");
+      const col = lines[0].split(",").indexOf("BYTES");
+      const bytes = lines.slice(1).reduce((a, l) => a + Number(l.split(",")[col]), 0);
+      return { cpu, bytes };
+    };
+    const one = run(1);
+    const r = run(copies);
+    if (r.bytes !== one.bytes * copies)
+      throw new Error(`nfacctd counted ${r.bytes} bytes, not ${copies} x ${one.bytes}`);
+    const records = RECORDS_PER_PASS * copies;
+    console.log(
+      `nfacctd: ${records.toLocaleString("en-US")} records (${copies} passes) in ${r.cpu.toFixed(2)} s of CPU -> ` +
+        `${Math.round(records / r.cpu).toLocaleString("en-US")} records per CPU-second`,
+    );
+    console.log(JSON.stringify({ items: records, seconds: r.cpu }));
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+if (mode === "nfacctd") {
+  nfacctd(Number(process.argv[3] ?? 300));
+  process.exit(0);
+}
 
 const { MessageViews } = await import(join(root, "aggregator/dist/state/ingest-flow.js"));
 
