@@ -231,11 +231,11 @@ export class FlowRecords {
       this.exporterAt = -1;
     }
     if (this.encode === null) this.encodeNow(f, b, srcOff, dstOff, ipv6, communityId);
-    else this.list_(f, b, srcOff, dstOff, ipv6, communityId);
+    else this.enqueue(f, b, srcOff, dstOff, ipv6, communityId);
   }
 
   /** Lists a record for the native encoder (see flush()). */
-  private list_(
+  private enqueue(
     f: IngestFlow,
     b: Uint8Array,
     srcOff: number,
