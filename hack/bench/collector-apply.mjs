@@ -14,12 +14,12 @@
 //
 // Needs `npx tsc -b`. FLOWLENS_BENCH_PROF=DIR writes a CPU profile of the measured part there.
 // Last stdout line: {"items": records, "seconds": CPU seconds} for hack/bench/run.mjs.
-import { execFileSync } from "node:child_process";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { pmacctCpuSeconds } from "./pmacct.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
 const agg = await import(join(root, "aggregator/dist/index.js"));
@@ -58,18 +58,7 @@ function nfacctd(copies) {
           "",
         ].join("\n"),
       );
-      // Its core and plugin processes: their user and system time (the shell's `times`).
-      const t = execFileSync("sh", ["-c", `nfacctd -f "${conf}" >/dev/null 2>&1; times`], {
-        encoding: "utf8",
-        timeout: 600_000,
-      });
-      const cpu = (t.trim().split("\n").at(-1) ?? "")
-        .split(/\s+/)
-        .map((x) => {
-          const m = /(\d+)m([\d.]+)s/.exec(x);
-          return m ? Number(m[1]) * 60 + Number(m[2]) : 0;
-        })
-        .reduce((a, b) => a + b, 0);
+      const cpu = pmacctCpuSeconds("nfacctd", conf);
       const lines = readFileSync(out, "utf8").trim().split("\n");
       const col = lines[0].split(",").indexOf("BYTES");
       const bytes = lines.slice(1).reduce((a, l) => a + Number(l.split(",")[col]), 0);

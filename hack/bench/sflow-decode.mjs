@@ -1,4 +1,10 @@
 #!/usr/bin/env node
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { pmacctCpuSeconds } from "./pmacct.mjs";
+
 // Throughput of the sFlow v5 decoder alone (aggregator/src/collector/sflow, raw headers through
 // the native packet decoder), on one core: the frames of a real capture
 // (../shared/testdata/pcaps/ndpi/1kxun.pcap) as an sFlow agent would sample them (first 128
@@ -8,11 +14,6 @@
 //   node hack/bench/sflow-decode.mjs write FILE [copies] -> the same datagrams as a pcap (UDP 6343)
 //   node hack/bench/sflow-decode.mjs sfacctd [copies]    -> sfacctd (pmacct) reading that pcap
 // Needs `npx tsc -b` and the native addon (make native) first.
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
 const capture = join(root, "../shared/testdata/pcaps/ndpi/1kxun.pcap");
@@ -170,20 +171,7 @@ function sfacctd(copies) {
         "",
       ].join("\n"),
     );
-    // sfacctd idles between its core and plugin processes while reading a file: its wall time
-    // is mostly waiting, so it is measured by the CPU time of its processes (the shell's
-    // `times`: user and system time of the children), as ours is one busy core.
-    const out = execFileSync("sh", ["-c", `sfacctd -f "${conf}" >/dev/null 2>&1; times`], {
-      encoding: "utf8",
-      timeout: 600_000,
-    });
-    const cpu = (out.trim().split("\n").at(-1) ?? "")
-      .split(/\s+/)
-      .map((t) => {
-        const m = /(\d+)m([\d.]+)s/.exec(t);
-        return m ? Number(m[1]) * 60 + Number(m[2]) : 0;
-      })
-      .reduce((a, b) => a + b, 0);
+    const cpu = pmacctCpuSeconds("sfacctd", conf);
     const samples = dgs.reduce((a, d) => a + new DataView(d.buffer, d.byteOffset).getUint32(24), 0) * copies;
     console.log(`sfacctd: ${samples} flow samples in ${cpu.toFixed(2)} s of CPU`);
     console.log(JSON.stringify({ items: samples, seconds: cpu }));

@@ -1,0 +1,21 @@
+// pmacct's collectors (nfacctd, sfacctd) as benchmark peers: one run of a daemon on a config
+// that reads a pcap (pcap_savefile), measured by the CPU time of its processes. It idles between
+// its core and plugin processes while reading a file, so its wall time is mostly waiting; the
+// shell's `times` gives the user and system time of the children, as ours is one busy core.
+import { execFileSync } from "node:child_process";
+
+/** Runs `daemon -f conf` to its end; returns its processes' CPU seconds. */
+export function pmacctCpuSeconds(daemon, conf) {
+  const out = execFileSync("sh", ["-c", `${daemon} -f "${conf}" >/dev/null 2>&1; times`], {
+    encoding: "utf8",
+    timeout: 600_000,
+  });
+  // `times` prints the shell's times, then its children's: "0m1.230000s 0m0.040000s".
+  return (out.trim().split("\n").at(-1) ?? "")
+    .split(/\s+/)
+    .map((t) => {
+      const m = /(\d+)m([\d.]+)s/.exec(t);
+      return m ? Number(m[1]) * 60 + Number(m[2]) : 0;
+    })
+    .reduce((a, b) => a + b, 0);
+}
