@@ -34,8 +34,9 @@ enum {
 enum { M_SRC, M_DST, M_IPV6, M_L7, M_L7_LEN, M_CID, M_CID_LEN, M_EXPORTER, M_EXPORTER_LEN, M_FIELDS };
 /* The record's encoding [start, end), its addresses' text and its Community ID in it (-1: none). */
 enum { X_START, X_END, X_SRC, X_SRC_END, X_DST, X_DST_END, X_CID, X_FIELDS };
-/* Most bytes a record's encoding takes besides its strings (flow-records.ts FIXED_MAX). */
-#define FL_ENCODE_FIXED_MAX 320
+/* Most bytes a record's encoding takes besides its strings (flow-records.ts FIXED_MAX, which
+ * says how it adds up to 327). */
+#define FL_ENCODE_FIXED_MAX 336
 
 /* Encodes `count` records at out[pos..] (out_len bytes in all); returns the end, or -1 when a
  * record's string lies outside `strings` or the output has no room (nothing is promised about

@@ -173,6 +173,45 @@ for (const native of [false, true]) {
       }
     });
 
+    it("stay within the room reserved per record, for the longest record there can be", () => {
+      // Negative numbers take 10 bytes as varints, 39-character IPv6 texts, the longest strings.
+      const records = new FlowRecords(native);
+      const wire = new Uint8Array(32).fill(0xfe);
+      for (let i = 0; i < 600; i++) {
+        const f = records.next();
+        const big = -(2 ** 53);
+        f.srcPort = big;
+        f.dstPort = big;
+        f.proto = big;
+        f.ipVersion = big;
+        f.vlan = big;
+        f.firstSeenMs = big;
+        f.lastSeenMs = big;
+        f.srcToDstPackets = big;
+        f.srcToDstBytes = big;
+        f.dstToSrcPackets = big;
+        f.dstToSrcBytes = big;
+        f.srcTcpFlags = big;
+        f.dstTcpFlags = big;
+        f.l7 = "L".repeat(64);
+        resetProbeFields(f);
+        f.endReason = 2 ** 32 - 1;
+        f.exporter = "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255";
+        f.observationDomain = 2 ** 32 - 1;
+        f.exportVersion = 2 ** 32 - 1;
+        f.samplingRate = big;
+        f.rawPackets = big;
+        f.rawBytes = big;
+        f.inIf = big;
+        f.outIf = big;
+        records.commit(f, wire, 0, 16, true, `1:${"c".repeat(28)}=`);
+      }
+      const strings = 64 + 45 + 31;
+      const lengths = records.records.slice(0, records.length).map((f) => f.end - f.start);
+      // All of the bound (327, flow-records.ts FIXED_MAX) but 4 bytes of each string's length.
+      assert.deepEqual(new Set(lengths), new Set([327 + strings - 3 * 4]));
+    });
+
     it("keeps every record of a batch intact when the buffer runs out mid-batch", () => {
       const records = new FlowRecords(native);
       const wire = new Uint8Array(16).fill(0xab);

@@ -18,8 +18,13 @@ import { writeIpv4Text, writeIpv6Text } from "./address-text.js";
 
 /** Encoding buffer size: some 400 records of a few hundred bytes. */
 const ARENA_BYTES = 128 * 1024;
-/** Most bytes a record's encoding takes besides its exporter, L7 name and Community ID. */
-const FIXED_MAX = 320;
+/**
+ * Most bytes a record's encoding takes besides its exporter, L7 name and Community ID: two
+ * addresses (tag, length, 39 characters), 13 one-byte-tag varints of up to 10 bytes (negative
+ * numbers take 10), three strings' two-byte tags and lengths of up to 5 bytes, three uint32
+ * varints with two-byte tags, and 5 two-byte-tag varints of up to 10 bytes: 327, rounded up.
+ */
+const FIXED_MAX = 336;
 /** Records kept for reuse after a huge datagram. */
 const KEEP_RECORDS = 4096;
 const TWO32 = 4294967296;
