@@ -115,7 +115,7 @@ typedef struct {
   int32_t *talk_ctl;
   size_t talk_len;
   /* Per group record: the Community ID's bytes [start, end) in the batch (KEY_TUPLE: none, the
-   * key is the 5-tuple and VLAN; KEY_JS: JS hashes), the tuple's numbers (src port, dst port,
+   * key is the 5-tuple and VLAN; -1: JS hashes), the tuple's numbers (src port, dst port,
    * protocol, VLAN), and out, the flow key hash the flow store files the record under
    * (KEY_NOT_HASHED: JS makes it). */
   const int32_t *key_ranges;
@@ -125,7 +125,6 @@ typedef struct {
 } resolver;
 
 #define N_REFS 19
-#define KEY_JS (-1)
 #define KEY_TUPLE (-2)
 #define MAX_COMMUNITY_ID 64
 #define KEY_NOT_HASHED 4294967296.0
@@ -147,15 +146,22 @@ static void resolver_free(napi_env env, void *data, void *hint) {
   free(r);
 }
 
-static inline uint32_t fnv1a(const uint8_t *p, int32_t n, uint32_t *or_bits) {
-  uint32_t h = 0x811c9dc5u;
+#define FNV_OFFSET 0x811c9dc5u
+#define FNV_PRIME 0x01000193u
+
+/* FNV-1a of p[0, n) continued from h; the bytes OR-ed into or_bits (an ASCII check). */
+static inline uint32_t fnv1a_from(uint32_t h, const uint8_t *p, int32_t n, uint32_t *or_bits) {
   uint32_t o = 0;
   for (int32_t i = 0; i < n; i++) {
     o |= p[i];
-    h = (h ^ p[i]) * 0x01000193u;
+    h = (h ^ p[i]) * FNV_PRIME;
   }
   *or_bits |= o;
   return h;
+}
+
+static inline uint32_t fnv1a(const uint8_t *p, int32_t n, uint32_t *or_bits) {
+  return fnv1a_from(FNV_OFFSET, p, n, or_bits);
 }
 
 /* FNV-1a steps over the decimal digits of n, as `${n}` writes them (hashDecimal in flow-store.ts). */
@@ -166,7 +172,7 @@ static inline uint32_t fnv_decimal(uint32_t h, uint32_t n) {
     digits[len++] = (char)('0' + n % 10);
     n /= 10;
   } while (n > 0);
-  while (len > 0) h = (h ^ (uint8_t)digits[--len]) * 16777619u;
+  while (len > 0) h = (h ^ (uint8_t)digits[--len]) * FNV_PRIME;
   return h;
 }
 
@@ -177,20 +183,12 @@ static double tuple_hash(const uint8_t *batch, const int32_t *a, const double *t
   for (int i = 0; i < 4; i++)
     if (!(t[i] >= 0 && t[i] <= 4294967295.0 && t[i] == (double)(uint32_t)t[i])) return KEY_NOT_HASHED;
   uint32_t bits = 0;
-  uint32_t h = 2166136261u;
-  for (int32_t i = a[0]; i < a[1]; i++) {
-    bits |= batch[i];
-    h = (h ^ batch[i]) * 16777619u;
-  }
-  h = fnv_decimal((h ^ '|') * 16777619u, (uint32_t)t[0]);
-  h = (h ^ '|') * 16777619u;
-  for (int32_t i = a[2]; i < a[3]; i++) {
-    bits |= batch[i];
-    h = (h ^ batch[i]) * 16777619u;
-  }
-  h = fnv_decimal((h ^ '|') * 16777619u, (uint32_t)t[1]);
-  h = fnv_decimal((h ^ '|') * 16777619u, (uint32_t)t[2]);
-  h = fnv_decimal((h ^ '|') * 16777619u, (uint32_t)t[3]);
+  uint32_t h = fnv1a(batch + a[0], a[1] - a[0], &bits);
+  h = fnv_decimal((h ^ '|') * FNV_PRIME, (uint32_t)t[0]);
+  h = fnv1a_from((h ^ '|') * FNV_PRIME, batch + a[2], a[3] - a[2], &bits);
+  h = fnv_decimal((h ^ '|') * FNV_PRIME, (uint32_t)t[1]);
+  h = fnv_decimal((h ^ '|') * FNV_PRIME, (uint32_t)t[2]);
+  h = fnv_decimal((h ^ '|') * FNV_PRIME, (uint32_t)t[3]);
   return bits < 0x80 ? (double)(int32_t)h : KEY_NOT_HASHED;
 }
 
