@@ -52,54 +52,39 @@ static inline uint32_t to_uint32(double v) {
   return (uint32_t)m;
 }
 
-/* varint() of flow-records: a number meant to be a uint32. */
+/* The varint bytes of u. */
+static inline uint8_t *put_varint(uint8_t *p, uint64_t u) {
+  while (u > 0x7f) {
+    *p++ = (uint8_t)((u & 0x7f) | 0x80);
+    u >>= 7;
+  }
+  *p++ = (uint8_t)u;
+  return p;
+}
+
+/* varint() of flow-records: a number meant to be a uint32. Up to 0x7f, the one byte a
+ * Uint8Array store keeps of it; above, JS's loop tests the number itself before its first byte
+ * (127.5 gives two bytes). */
 static uint8_t *varint(uint8_t *p, double v) {
   if (!(v > 0x7f)) {
     *p++ = (uint8_t)to_uint32(v);
     return p;
   }
   uint32_t u = to_uint32(v);
-  do {
-    *p++ = (uint8_t)((u & 0x7f) | 0x80);
-    u >>= 7;
-  } while (u > 0x7f);
-  *p++ = (uint8_t)u;
-  return p;
+  *p++ = (uint8_t)((u & 0x7f) | 0x80);
+  return put_varint(p, u >> 7);
 }
 
 /* varint64(): an integer within ±2^53 as an int64 varint (two's complement when negative). */
 static uint8_t *varint64(uint8_t *p, double n) {
-  if (n >= 0 && n < TWO32) {
-    uint32_t u = (uint32_t)n;
-    while (u > 0x7f) {
-      *p++ = (uint8_t)((u & 0x7f) | 0x80);
-      u >>= 7;
-    }
-    *p++ = (uint8_t)u;
-    return p;
-  }
-  if (n >= -9007199254740992.0 && n <= 9007199254740992.0 && (double)(int64_t)n == n) {
-    /* An integer (times, counters): its int64 two's complement, which is what the lo/hi steps
-     * below make of it. */
-    uint64_t u = (uint64_t)(int64_t)n;
-    while (u > 0x7f) {
-      *p++ = (uint8_t)((u & 0x7f) | 0x80);
-      u >>= 7;
-    }
-    *p++ = (uint8_t)u;
-    return p;
-  }
-  double lo_d = isfinite(n) ? fmod(n, TWO32) : NAN;
-  if (lo_d < 0) lo_d += TWO32;
-  uint32_t hi = to_uint32(floor(n / TWO32));
-  uint32_t lo = to_uint32(lo_d);
-  while (hi != 0 || lo > 0x7f) {
-    *p++ = (uint8_t)((lo & 0x7f) | 0x80);
-    lo = (lo >> 7) | (hi << 25);
-    hi >>= 7;
-  }
-  *p++ = (uint8_t)lo;
-  return p;
+  if (n >= 0 && n < TWO32) return put_varint(p, (uint32_t)n);
+  /* An integer (times, counters): its int64 two's complement, which is what the lo/hi steps
+   * below make of it. */
+  if (n >= -9007199254740992.0 && n <= 9007199254740992.0 && (double)(int64_t)n == n)
+    return put_varint(p, (uint64_t)(int64_t)n);
+  double lo = isfinite(n) ? fmod(n, TWO32) : NAN;
+  if (lo < 0) lo += TWO32;
+  return put_varint(p, (uint64_t)to_uint32(floor(n / TWO32)) << 32 | to_uint32(lo));
 }
 
 static inline uint8_t *tag2(uint8_t *p, uint32_t field, uint32_t wire) {
