@@ -156,23 +156,12 @@ function ntpToMs(v: DataView, pos: number): number {
   return (s - NTP_EPOCH_OFFSET_S) * 1000 + Math.floor((frac / TWO32) * 1000);
 }
 
-/** A plan's record decoder: fills r from the record at pos; the offset after it, or -1 (see decodeRecord). */
-export type RecordDecoder = (v: DataView, pos: number, end: number, r: RecordFields) => number;
-
 /**
- * Decodes the record at pos; returns the offset after it, or -1 if it runs past end (a
- * variable-length field whose length goes beyond the set). Fields are filled as the plan
- * says, with the decoder compiled for it (compileDecoder).
+ * A plan's record decoder (compileDecoder): fills r from the record at pos as the plan says;
+ * returns the offset after it, or -1 if it runs past end (a variable-length field whose length
+ * goes beyond the set).
  */
-export function decodeRecord(
-  plan: { decode: RecordDecoder },
-  v: DataView,
-  pos: number,
-  end: number,
-  r: RecordFields,
-): number {
-  return plan.decode(v, pos, end, r);
-}
+export type RecordDecoder = (v: DataView, pos: number, end: number, r: RecordFields) => number;
 
 // Compiling a plan into straight-line code: the program's kinds and lengths are known once the
 // template is, so each record needs no loop over its fields, no switch on their kinds and no

@@ -5,7 +5,7 @@ import type { pb } from "@flowlens/contracts";
 import type { FlowRecords } from "../flow-records.js";
 import { addError, type ErrorCounts } from "./errors.js";
 import { PendingBuffer, type PendingLimits } from "./pending.js";
-import { decodeRecord, RecordFields } from "./record.js";
+import { RecordFields } from "./record.js";
 import { ANY_SAMPLER, rateFromFields } from "./sampling.js";
 import { compileTemplate, type FieldSpec, type Plan } from "./template.js";
 import { type Source, TemplateCache, type TemplateCacheLimits } from "./template-cache.js";
@@ -269,7 +269,7 @@ export class SetDecoder {
     let n = 0;
     while (end - pos >= plan.minRecordLength) {
       r.reset();
-      const next = decodeRecord(plan, v, pos, end, r);
+      const next = plan.decode(v, pos, end, r);
       if (next < 0) {
         addError(out.errors, "truncated");
         this.truncations++;

@@ -24,7 +24,7 @@ export interface Plan {
   /** Decoding program: kinds[i] applied to lens[i] bytes (VARLEN: length prefix in the data). */
   readonly kinds: Uint8Array;
   readonly lens: Uint16Array;
-  /** The program compiled into code: decodes one record (record.ts decodeRecord). */
+  /** The program compiled into code: decodes one record (record.ts RecordDecoder). */
   readonly decode: RecordDecoder;
   /** Smallest possible record: fixed lengths plus one length byte per variable-length field. */
   readonly minRecordLength: number;
