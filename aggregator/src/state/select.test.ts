@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { DEFAULT_LIMIT, MAX_LIMIT, page, smallest } from "./select.js";
+import { atLeastNthLargest, DEFAULT_LIMIT, MAX_LIMIT, page, smallest } from "./select.js";
 import { rng } from "./testing.js";
 
 describe("smallest", () => {
@@ -13,6 +13,34 @@ describe("smallest", () => {
       assert.deepEqual(smallest(xs, n, cmp), sorted.slice(0, n), `n=${n}`);
       assert.deepEqual(smallest(new Set(xs).values(), n, cmp), [...new Set(sorted)].slice(0, n), `iterable n=${n}`);
     }
+  });
+});
+
+describe("atLeastNthLargest", () => {
+  it("keeps every id that a full sort puts among the n largest, and only ids at or above the n-th value", () => {
+    const random = rng(11);
+    for (let round = 0; round < 300; round++) {
+      const ids = 1 + Math.floor(random() * 3000);
+      // Few distinct values in some rounds (many ties at the cut), all distinct in others.
+      const spread = [1, 3, 50, 1e9][round % 4] as number;
+      const values = new Float64Array(ids + 10);
+      const order = Array.from({ length: ids }, (_, i) => i + 5).sort(() => random() - 0.5);
+      for (const id of order) values[id] = Math.floor(random() * spread) + (round % 7 === 0 ? 0.5 : 0);
+      const touched = Int32Array.from(order);
+      const n = [1, 2, 10, 1001, ids - 1, ids, ids + 5][round % 7] as number;
+      const got = atLeastNthLargest(touched, ids, values, n, new Float64Array(ids));
+      const byValue = [...order].sort((a, b) => (values[b] as number) - (values[a] as number) || a - b);
+      const nth = values[byValue[Math.min(n, ids) - 1] as number] as number;
+      const want = byValue.filter((id) => (values[id] as number) >= nth);
+      assert.deepEqual(
+        [...got].sort((a, b) => a - b),
+        [...want].sort((a, b) => a - b),
+        `round ${round} n=${n}`,
+      );
+      assert.ok(got.length >= Math.min(n, ids), `round ${round}: at least n ids`);
+    }
+    assert.deepEqual(atLeastNthLargest(new Int32Array(4), 0, new Float64Array(4), 3, new Float64Array(0)), []);
+    assert.deepEqual(atLeastNthLargest(Int32Array.of(1, 2), 2, new Float64Array(3), 0, new Float64Array(2)), []);
   });
 });
 

@@ -54,6 +54,70 @@ export function smallest<T>(items: Iterable<T>, n: number, cmp: (a: T, b: T) => 
   return heap.sort(cmp);
 }
 
+/**
+ * The ids among `ids[0, count)` whose value is at least the n-th largest of their values: a
+ * superset of the n largest under any order by value descending (ties included), to be ordered
+ * by the caller. Numbers only (no comparator calls), in place on `scratch`, which must hold
+ * `count` numbers; so that picking the top of 100k hosts does not compare 100k of them by a
+ * comparator that falls back to their address strings on ties.
+ */
+export function atLeastNthLargest(
+  ids: Int32Array,
+  count: number,
+  values: Float64Array,
+  n: number,
+  scratch: Float64Array,
+): number[] {
+  const out: number[] = [];
+  if (n <= 0 || count <= 0) return out;
+  if (n < count) {
+    for (let i = 0; i < count; i++) scratch[i] = values[ids[i] as number] as number;
+    const floor = nthLargest(scratch, count, n);
+    for (let i = 0; i < count; i++) {
+      const id = ids[i] as number;
+      if ((values[id] as number) >= floor) out.push(id);
+    }
+    return out;
+  }
+  for (let i = 0; i < count; i++) out.push(ids[i] as number);
+  return out;
+}
+
+/**
+ * The n-th largest of a[0, count) (1 <= n <= count), reordering a (quickselect, Hoare's
+ * partition around the median of three). NaN is not expected (counts are sums of numbers >= 0).
+ */
+function nthLargest(a: Float64Array, count: number, n: number): number {
+  // The (count - n)-th smallest, 0-based.
+  const k = count - n;
+  let lo = 0;
+  let hi = count - 1;
+  while (hi > lo) {
+    const mid = lo + ((hi - lo) >> 1);
+    const x = a[lo] as number;
+    const y = a[mid] as number;
+    const z = a[hi] as number;
+    const pivot = Math.max(Math.min(x, y), Math.min(Math.max(x, y), z));
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while ((a[i] as number) < pivot) i++;
+      while ((a[j] as number) > pivot) j--;
+      if (i <= j) {
+        const t = a[i] as number;
+        a[i] = a[j] as number;
+        a[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else break;
+  }
+  return a[k] as number;
+}
+
 /** One page of `items` in `cmp` order, each item mapped by `view`. */
 export function page<T, V>(
   items: readonly T[],

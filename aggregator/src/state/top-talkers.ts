@@ -22,7 +22,7 @@
 // hosts were evicted; with skewed traffic it is far smaller, and 0 for a host listed in every
 // bucket of the window.
 import { mod } from "./num.js";
-import { smallest } from "./select.js";
+import { atLeastNthLargest, smallest } from "./select.js";
 import { SpaceSaving } from "./space-saving.js";
 import {
   byCountDesc,
@@ -57,6 +57,8 @@ export class TopTalkers {
   /** Partial counts of hosts evicted during the current bucket. */
   private readonly evicted: SpaceSaving;
   private readonly fine: FrozenSummary[];
+  /** Room to select the bucket's largest counts in (currentParts). */
+  private scratch = new Float64Array(0);
   private readonly coarse: FrozenSummary[];
   private current = Number.NaN;
 
@@ -178,14 +180,19 @@ export class TopTalkers {
   private currentParts(): SummaryPart[] {
     const talkBytes = this.talkBytes;
     const address = this.address;
+    // Numbers first: only hosts that can be among the capacity + 1 largest meet the comparator.
+    const n = this.capacity + 1;
+    if (this.scratch.length < this.touchedCount) {
+      this.scratch = new Float64Array(Math.max(1024, this.touchedCount, 2 * this.scratch.length));
+    }
     const kept = smallest(
-      Array.from(this.touched.subarray(0, this.touchedCount)),
-      this.capacity + 1,
+      atLeastNthLargest(this.touched, this.touchedCount, talkBytes, n, this.scratch),
+      n,
       (a, b) => (talkBytes[b] as number) - (talkBytes[a] as number) || byAddress(address(a), address(b)),
     );
     const listed: SpaceSavingEntry[] = [];
-    const n = Math.min(kept.length, this.capacity);
-    for (let i = 0; i < n; i++) {
+    const listedCount = Math.min(kept.length, this.capacity);
+    for (let i = 0; i < listedCount; i++) {
       const t = kept[i] as number;
       listed.push({ key: address(t), count: talkBytes[t] as number, error: 0 });
     }
@@ -216,7 +223,7 @@ export class TopTalkers {
   }
 
   approxBytes(): number {
-    let n = this.evicted.approxBytes() + this.talkIdx.length * 16;
+    let n = this.evicted.approxBytes() + this.talkIdx.length * 16 + this.scratch.length * 8;
     for (const s of this.fine) n += s.approxBytes();
     for (const s of this.coarse) n += s.approxBytes();
     return n;
