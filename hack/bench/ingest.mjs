@@ -21,9 +21,10 @@
 // before the measured ones. Last stdout line: {"items": flows, "seconds": CPU seconds} for
 // hack/bench/run.mjs. Needs `npx tsc -b` first. For diagnosis: FLOWLENS_BENCH_SINK=decode drops
 // batches once decoded (what transport and decoder cost alone), FLOWLENS_BENCH_PROF=DIR writes
-// the aggregator's CPU profile there.
+// the aggregator's CPU profile of the measured batches there.
 import { fork } from "node:child_process";
-import { closeSync, existsSync, openSync, readSync } from "node:fs";
+import { closeSync, existsSync, mkdirSync, openSync, readSync, writeFileSync } from "node:fs";
+import { Session } from "node:inspector/promises";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { setFlagsFromString } from "node:v8";
@@ -39,15 +40,10 @@ const LOCAL_NETWORKS = ["10.0.0.0/8", "fd00::/8"];
 const fmt = (n) => Math.round(n).toLocaleString("en-US");
 const cpuSeconds = (c) => (c.user + c.system) / 1e6;
 
-/**
- * Forks this script as the aggregator, on core 0 when taskset exists. With FLOWLENS_BENCH_PROF
- * set to a directory, the aggregator writes a CPU profile there (node --cpu-prof).
- */
+/** Forks this script as the aggregator, on core 0 when taskset exists. */
 function forkAggregator(args) {
   const opts = { stdio: ["ignore", "inherit", "inherit", "ipc"] };
-  const prof = process.env.FLOWLENS_BENCH_PROF ? ["--cpu-prof", "--cpu-prof-dir", process.env.FLOWLENS_BENCH_PROF] : [];
-  if (TASKSET) Object.assign(opts, { execPath: TASKSET, execArgv: ["-c", "0", process.execPath, ...prof] });
-  else opts.execArgv = prof;
+  if (TASKSET) Object.assign(opts, { execPath: TASKSET, execArgv: ["-c", "0", process.execPath] });
   const child = fork(self, args, opts);
   const queue = [];
   const waiters = [];
@@ -109,9 +105,26 @@ async function aggregatorChild(transport, natsUrl) {
       pipeline,
     );
   }
-  const report = () => {
+  // FLOWLENS_BENCH_PROF=DIR: the CPU profile of the measured part (first mark to second), not
+  // of the warm-up, whose host inserts and table growth the measured batches do not have.
+  const profileDir = process.env.FLOWLENS_BENCH_PROF;
+  let session;
+  let marks = 0;
+  const report = async () => {
     const c = process.cpuUsage();
     process.send({ flows: applied(), cpu: cpuSeconds(c), sys: c.system / 1e6 });
+    if (!profileDir) return;
+    if (++marks === 1) {
+      session = new Session();
+      session.connect();
+      await session.post("Profiler.enable");
+      await session.post("Profiler.start");
+    } else if (marks === 2) {
+      const { profile } = await session.post("Profiler.stop");
+      mkdirSync(profileDir, { recursive: true });
+      writeFileSync(join(profileDir, `ingest-${transport}-${process.pid}.cpuprofile`), JSON.stringify(profile));
+      session.disconnect();
+    }
   };
   process.on("message", async (m) => {
     if (m.cmd === "mark") report();
