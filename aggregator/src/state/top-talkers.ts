@@ -183,7 +183,9 @@ export class TopTalkers {
     // Numbers first: only hosts that can be among the capacity + 1 largest meet the comparator.
     const n = this.capacity + 1;
     if (this.scratch.length < this.touchedCount) {
-      this.scratch = new Float64Array(Math.max(1024, this.touchedCount, 2 * this.scratch.length));
+      // Doubling, but never past what `touched` can hold (the host table's capacity).
+      const room = Math.min(this.touched.length, Math.max(1024, 2 * this.scratch.length));
+      this.scratch = new Float64Array(Math.max(this.touchedCount, room));
     }
     const kept = smallest(
       atLeastNthLargest(this.touched, this.touchedCount, talkBytes, n, this.scratch),
