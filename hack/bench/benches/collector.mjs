@@ -1,6 +1,7 @@
 // The collector end to end, IPFIX over UDP at the highest rate tcpreplay sends: records taken in
-// per second by the aggregator (socket -> decoder -> live state) next to nfcapd (nfdump) on the
-// same replay, socket drops printed by each round. Needs root. See ../collector-live.mjs.
+// per second by the aggregator (socket -> decoder -> live state; warmed up by a replay that is
+// not counted, as a collector that has been running is) next to nfcapd (nfdump) on the same
+// replay, socket drops printed by each round. Needs root. See ../collector-live.mjs.
 // And the same datagrams decoded into state per CPU-second: ours into the live state (hosts,
 // applications, interfaces, flows), nfacctd (pmacct) into its print plugin's per-5-tuple cache,
 // a C collector that keeps state too (nfcapd only writes records to a file). See
