@@ -49,4 +49,31 @@ describe("host check tables", () => {
     assert.deepEqual(sink.events(), ["engaged ff 10.0.0.1"], "1 + 59 flows = 60 in 60 s");
     assert.equal(engine.engagedAlerts()[0]?.value, 1);
   });
+  it("keep an engaged alert's value and peak up to date through a flood, engaging it once", () => {
+    const clock = { now: T };
+    const sink = new RecordingSink();
+    const engine = new AlertEngine({
+      logger: pino({ level: "silent" }),
+      sink,
+      endpoints: [{ kind: "webhook", target: "http://127.0.0.1:9/hook" }],
+      clock: () => clock.now,
+    });
+    engine.setRules(
+      rules({ name: "ff", severity: "warning", check: { name: "flow-flood", params: { rate: 1, windowSeconds: 10 } } }),
+    );
+    const feeder = new Feeder(engine);
+    const flood = (n: number) =>
+      Array.from({ length: n }, () => flowRecord({ srcAddr: "10.9.9.9", dstAddr: "192.0.2.1", lastSeenMs: T }));
+    feeder.feed(flood(10));
+    assert.deepEqual(sink.events(), ["engaged ff 10.9.9.9"], "10 new flows in 10 s: 1/s");
+    const first = engine.engagedAlerts()[0];
+    assert.equal(first?.value, 1);
+    // Every record of the flood crosses again: the alert follows, nothing is engaged again.
+    feeder.feed(flood(290));
+    assert.deepEqual(sink.events(), ["engaged ff 10.9.9.9"]);
+    const a = engine.engagedAlerts()[0];
+    assert.equal(a, first, "the same alert");
+    assert.equal(a?.value, 30, "300 new flows in 10 s");
+    assert.equal(a?.peak, 30);
+  });
 });

@@ -206,14 +206,20 @@ abstract class WindowCheck implements RecordCheck {
     return this.tables().reduce((n, t) => n + t.keys.overflows, 0);
   }
 
-  /** Engages once per window per slot; later crossings in the window update the alert. */
-  protected hit(table: WindowTable, s: number, make: () => HostCheckHit, value: number): void {
+  /**
+   * A crossing in the window of a slot whose alert is engaged updates it: returns true. Called
+   * before hit(), so that a flood, which crosses on every record, makes no hit per record.
+   */
+  protected updateEngaged(table: WindowTable, s: number, value: number): boolean {
     const a = table.alert[s];
-    if (a != null && a.state === "engaged") {
-      a.value = value;
-      if (value > a.peak) a.peak = value;
-      return;
-    }
+    if (a == null || a.state !== "engaged") return false;
+    a.value = value;
+    if (value > a.peak) a.peak = value;
+    return true;
+  }
+
+  /** Engages an alert for the slot (once per window: updateEngaged() takes the later crossings). */
+  protected hit(table: WindowTable, s: number, make: () => HostCheckHit): void {
     table.alert[s] = this.engage(make());
   }
 }
@@ -256,18 +262,14 @@ export class PortScanCheck extends WindowCheck {
       if (s >= 0) {
         const n = this.sources.mark(s, d1);
         if (n >= this.hosts) {
-          this.hit(
-            this.sources,
-            s,
-            () => ({
+          if (!this.updateEngaged(this.sources, s, n))
+            this.hit(this.sources, s, () => ({
               entity: this.sources.keys.labels[s] as string,
               value: n,
               threshold: this.hosts,
               summary: `${this.sources.keys.labels[s]} contacted ${n} hosts in ${this.windowMs / 1000} s (horizontal scan)`,
               labels: { scan: "horizontal", windowSeconds: String(this.windowMs / 1000) },
-            }),
-            n,
-          );
+            }));
         }
       }
     }
@@ -278,10 +280,8 @@ export class PortScanCheck extends WindowCheck {
       if (s >= 0) {
         const n = this.pairs.mark(s, mix(f.dstPort, 0x27d4eb2d));
         if (n >= this.ports) {
-          this.hit(
-            this.pairs,
-            s,
-            () => {
+          if (!this.updateEngaged(this.pairs, s, n))
+            this.hit(this.pairs, s, () => {
               const [src = "", dst = ""] = (this.pairs.keys.labels[s] as string).split(">");
               return {
                 entity: src,
@@ -290,9 +290,7 @@ export class PortScanCheck extends WindowCheck {
                 summary: `${src} contacted ${n} ports of ${dst} in ${this.windowMs / 1000} s (vertical scan)`,
                 labels: { scan: "vertical", target: dst, windowSeconds: String(this.windowMs / 1000) },
               };
-            },
-            n,
-          );
+            });
         }
       }
     }
@@ -331,18 +329,14 @@ export class SynFloodCheck extends WindowCheck {
     if (n >= this.limit && sources >= this.minSources) {
       const secs = this.windowMs / 1000;
       const rate = Math.round(n / secs);
-      this.hit(
-        v,
-        s,
-        () => ({
+      if (!this.updateEngaged(v, s, rate))
+        this.hit(v, s, () => ({
           entity: v.keys.labels[s] as string,
           value: rate,
           threshold: this.limit / secs,
           summary: `${v.keys.labels[s]} received ${n} SYNs without a completed handshake from ${sources} sources in ${secs} s`,
           labels: { sources: String(sources), windowSeconds: String(secs) },
-        }),
-        rate,
-      );
+        }));
     }
   }
 }
@@ -373,18 +367,14 @@ abstract class RateCheck extends WindowCheck {
     if (n >= this.limit) {
       const secs = this.windowMs / 1000;
       const rate = Math.round(n / secs);
-      this.hit(
-        t,
-        s,
-        () => ({
+      if (!this.updateEngaged(t, s, rate))
+        this.hit(t, s, () => ({
           entity: t.keys.labels[s] as string,
           value: rate,
           threshold: this.limit / secs,
           summary: `${t.keys.labels[s]}: ${rate} ${what}/s over ${secs} s`,
           labels: { windowSeconds: String(secs) },
-        }),
-        rate,
-      );
+        }));
     }
   }
 }
@@ -434,18 +424,14 @@ export class DnsErrorsCheck extends WindowCheck {
     t.count[s] = n;
     if (n >= this.count) {
       const secs = this.windowMs / 1000;
-      this.hit(
-        t,
-        s,
-        () => ({
+      if (!this.updateEngaged(t, s, n))
+        this.hit(t, s, () => ({
           entity: t.keys.labels[s] as string,
           value: n,
           threshold: this.count,
           summary: `${t.keys.labels[s]} got ${n} DNS error answers in ${secs} s`,
           labels: { windowSeconds: String(secs) },
-        }),
-        n,
-      );
+        }));
     }
   }
 }
