@@ -6,7 +6,7 @@
 // 0 with taskset when there is one; the sending side (agent exporter, nats-server) stays on
 // core 1, so the aggregator's CPU time is one core's work: its GC and libuv threads included.
 //
-//   ingest.mjs grpc [batches=900] [warmup=300]
+//   ingest.mjs grpc [batches=1800] [warmup=1200]
 //                                         GrpcExporter -> GrpcIngest -> pipeline -> state
 //   ingest.mjs nats [batches] [warmup]    NatsExporter fills the stream first, then NatsIngest
 //                                         drains it into pipeline -> state (the backlog case)
@@ -18,7 +18,11 @@
 //                                         hosts, or every address new; peak RSS is the result
 //
 // Warm-up batches (JIT, and a state that has every host and a full flow ring) are applied
-// before the measured ones. Last stdout line: {"items": flows, "seconds": CPU seconds} for
+// before the measured ones. The transports' code (nats.js's parser, streams, HTTP/2) is called
+// per read or per message, not per flow, and V8 optimises it late: with 300 warm-up batches,
+// --trace-opt showed 100 to 190 ms of TurboFan compiles (background threads, on the pinned core,
+// so in the CPU time) inside the ~1.1 s measured, one-time work a running aggregator is long
+// past; with 1200, some 30 ms. Last stdout line: {"items": flows, "seconds": CPU seconds} for
 // hack/bench/run.mjs. Needs `npx tsc -b` first. For diagnosis: FLOWLENS_BENCH_SINK=decode drops
 // batches once decoded (what transport and decoder cost alone), FLOWLENS_BENCH_PROF=DIR writes
 // the aggregator's CPU profile of the measured batches there.
@@ -336,8 +340,8 @@ if (mode === "--aggregator") await aggregatorChild(a1, a2);
 else if (mode === "--rss-agent") await rssAgentChild(a1, Number(a2));
 else if (mode === "rss") await rssBench(a1 ?? "distinct", Number(a2 ?? 560));
 else {
-  const batchCount = Number(a1 ?? 900);
-  const warmup = Number(a2 ?? 300);
+  const batchCount = Number(a1 ?? 1800);
+  const warmup = Number(a2 ?? 1200);
   const batches = readBatches(cachedBatches(batchCount));
   if (mode === "grpc") await grpcBench(batches, warmup);
   else if (mode === "nats") await natsBench(batches, warmup);
