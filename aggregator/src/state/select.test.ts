@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { atLeastNthLargest, DEFAULT_LIMIT, MAX_LIMIT, page, smallest } from "./select.js";
+import { atLeastNthLargest, DEFAULT_LIMIT, MAX_LIMIT, nthLargest, page, smallest } from "./select.js";
 import { rng } from "./testing.js";
 
 describe("smallest", () => {
@@ -41,6 +41,26 @@ describe("atLeastNthLargest", () => {
     }
     assert.deepEqual(atLeastNthLargest(new Int32Array(4), 0, new Float64Array(4), 3, new Float64Array(0)), []);
     assert.deepEqual(atLeastNthLargest(Int32Array.of(1, 2), 2, new Float64Array(3), 0, new Float64Array(2)), []);
+  });
+});
+
+describe("nthLargest", () => {
+  it("gives the n-th largest by partitions, and by sorting the rest once its partitions run out", () => {
+    const random = rng(5);
+    for (let round = 0; round < 200; round++) {
+      const count = 1 + Math.floor(random() * 2000);
+      const spread = [2, 100, 1e9][round % 3] as number;
+      const values = Float64Array.from({ length: count }, () => Math.floor(random() * spread));
+      const sorted = [...values].sort((a, b) => b - a);
+      const n = 1 + Math.floor(random() * count);
+      for (const rounds of [undefined, 0, 1, 3]) {
+        assert.equal(
+          nthLargest(values.slice(), count, n, rounds),
+          sorted[n - 1],
+          `round ${round} n=${n} rounds=${rounds}`,
+        );
+      }
+    }
   });
 });
 
