@@ -3,27 +3,31 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { pino } from "pino";
-import { AlertEngine } from "./engine.js";
+import { AlertEngine, type AlertEngineOptions } from "./engine.js";
 import { Feeder, flowRecord, RecordingSink, rules } from "./testing.js";
 
 const T = 1_700_000_000_000;
 const source = (i: number) => `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
 
+/** An engine with one flow-flood rule ("ff", 1 new flow/s over the window), at time T. */
+function flowFlood(windowSeconds: number, extra: Partial<AlertEngineOptions> = {}) {
+  const sink = new RecordingSink();
+  const engine = new AlertEngine({
+    logger: pino({ level: "silent" }),
+    sink,
+    endpoints: [{ kind: "webhook", target: "http://127.0.0.1:9/hook" }],
+    clock: () => T,
+    ...extra,
+  });
+  engine.setRules(
+    rules({ name: "ff", severity: "warning", check: { name: "flow-flood", params: { rate: 1, windowSeconds } } }),
+  );
+  return { sink, engine, feeder: new Feeder(engine) };
+}
+
 describe("host check tables", () => {
   it("grow on demand up to the cap, keep what they counted while growing, count refusals", async () => {
-    const clock = { now: T };
-    const sink = new RecordingSink();
-    const engine = new AlertEngine({
-      logger: pino({ level: "silent" }),
-      sink,
-      endpoints: [{ kind: "webhook", target: "http://127.0.0.1:9/hook" }],
-      maxEntitiesPerCheck: 5000,
-      clock: () => clock.now,
-    });
-    engine.setRules(
-      rules({ name: "ff", severity: "warning", check: { name: "flow-flood", params: { rate: 1, windowSeconds: 60 } } }),
-    );
-    const feeder = new Feeder(engine);
+    const { sink, engine, feeder } = flowFlood(60, { maxEntitiesPerCheck: 5000 });
     const flows = (from: number, to: number, lastSeenMs = T) => {
       const out = [];
       for (let i = from; i < to; i++) out.push(flowRecord({ srcAddr: source(i), dstAddr: "192.0.2.1", lastSeenMs }));
@@ -50,18 +54,7 @@ describe("host check tables", () => {
     assert.equal(engine.engagedAlerts()[0]?.value, 1);
   });
   it("keep an engaged alert's value and peak up to date through a flood, engaging it once", () => {
-    const clock = { now: T };
-    const sink = new RecordingSink();
-    const engine = new AlertEngine({
-      logger: pino({ level: "silent" }),
-      sink,
-      endpoints: [{ kind: "webhook", target: "http://127.0.0.1:9/hook" }],
-      clock: () => clock.now,
-    });
-    engine.setRules(
-      rules({ name: "ff", severity: "warning", check: { name: "flow-flood", params: { rate: 1, windowSeconds: 10 } } }),
-    );
-    const feeder = new Feeder(engine);
+    const { sink, engine, feeder } = flowFlood(10);
     const flood = (n: number) =>
       Array.from({ length: n }, () => flowRecord({ srcAddr: "10.9.9.9", dstAddr: "192.0.2.1", lastSeenMs: T }));
     feeder.feed(flood(10));
