@@ -1,10 +1,4 @@
 #!/usr/bin/env node
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { dirname, join } from "node:path";
-import { fileURLToPath } from "node:url";
-import { pmacctCpuSeconds } from "./pmacct.mjs";
-
 // Throughput of the sFlow v5 decoder alone (aggregator/src/collector/sflow, raw headers through
 // the native packet decoder), on one core: the frames of a real capture
 // (../shared/testdata/pcaps/ndpi/1kxun.pcap) as an sFlow agent would sample them (first 128
@@ -14,6 +8,11 @@ import { pmacctCpuSeconds } from "./pmacct.mjs";
 //   node hack/bench/sflow-decode.mjs write FILE [copies] -> the same datagrams as a pcap (UDP 6343)
 //   node hack/bench/sflow-decode.mjs sfacctd [copies]    -> sfacctd (pmacct) reading that pcap
 // Needs `npx tsc -b` and the native addon (make native) first.
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { pmacctCpuSeconds } from "./pmacct.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
 const capture = join(root, "../shared/testdata/pcaps/ndpi/1kxun.pcap");

@@ -28,6 +28,24 @@ function num(r: (n: number) => number, max: number): number {
 }
 
 const MAX = Number.MAX_SAFE_INTEGER;
+/** Numeric fields the longest record sets to -2^53 (a varint of 10 bytes each). */
+const NEGATIVE_FIELDS = [
+  "srcPort",
+  "dstPort",
+  "proto",
+  "ipVersion",
+  "vlan",
+  "firstSeenMs",
+  "lastSeenMs",
+  "srcToDstPackets",
+  "srcToDstBytes",
+  "dstToSrcPackets",
+  "dstToSrcBytes",
+  "srcTcpFlags",
+  "dstTcpFlags",
+] as const;
+/** The same, of the collector's fields. */
+const NEGATIVE_COLLECTED_FIELDS = ["samplingRate", "rawPackets", "rawBytes", "inIf", "outIf"] as const;
 const EXPORTERS = ["192.0.2.1", "2001:db8::7", "", "exporter-ünïcode", "x".repeat(300)];
 
 interface Made {
@@ -179,31 +197,14 @@ for (const native of [false, true]) {
       const wire = new Uint8Array(32).fill(0xfe);
       for (let i = 0; i < 600; i++) {
         const f = records.next();
-        const big = -(2 ** 53);
-        f.srcPort = big;
-        f.dstPort = big;
-        f.proto = big;
-        f.ipVersion = big;
-        f.vlan = big;
-        f.firstSeenMs = big;
-        f.lastSeenMs = big;
-        f.srcToDstPackets = big;
-        f.srcToDstBytes = big;
-        f.dstToSrcPackets = big;
-        f.dstToSrcBytes = big;
-        f.srcTcpFlags = big;
-        f.dstTcpFlags = big;
+        for (const k of NEGATIVE_FIELDS) f[k] = -(2 ** 53);
         f.l7 = "L".repeat(64);
         resetProbeFields(f);
         f.endReason = 2 ** 32 - 1;
         f.exporter = "ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255";
         f.observationDomain = 2 ** 32 - 1;
         f.exportVersion = 2 ** 32 - 1;
-        f.samplingRate = big;
-        f.rawPackets = big;
-        f.rawBytes = big;
-        f.inIf = big;
-        f.outIf = big;
+        for (const k of NEGATIVE_COLLECTED_FIELDS) f[k] = -(2 ** 53);
         records.commit(f, wire, 0, 16, true, `1:${"c".repeat(28)}=`);
       }
       const strings = 64 + 45 + 31;
