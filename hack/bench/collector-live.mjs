@@ -1,39 +1,62 @@
 #!/usr/bin/env node
-// The collector end to end: real IPFIX export datagrams (ipfixcol2's example capture from
-// ../shared/testdata/flowexports) replayed with tcpreplay as fast as it sends, to one receiver
-// at a time on the same port and socket buffer: Flowlens's aggregator (UDP socket -> decoder ->
-// live state) or nfcapd (nfdump's collector: decoder -> flow files). Both see the same offered
-// load; what counts is the records each one took in per second of replay, and the datagrams the
-// kernel dropped on its socket. The receiver's CPU time over the replay is printed too: on a
-// shared 2-core machine tcpreplay and the kernel's delivery take much of it, and records per
-// CPU-second says what the receiver would take in with a core of its own. The replay goes over a veth between two network namespaces of
-// our own rather than lo: frames injected on lo with 127.0.0.1 addresses are dropped by the
+// The collector end to end: export datagrams replayed with tcpreplay as fast as it sends, to one
+// receiver at a time on the same port and socket buffer: Flowlens's aggregator (UDP socket ->
+// decoder -> live state) or the peer (nfcapd, nfdump's collector: decoder -> flow files; for
+// sFlow, which Debian's nfdump does not collect, sfacctd, pmacct's: decoder -> its print
+// plugin's cache). Both see the same offered load; what counts is the records each one took in
+// per second of replay, and the datagrams the kernel dropped on its socket. The receiver's CPU
+// time over the replay is printed too: on a shared 2-core machine tcpreplay and the kernel's
+// delivery take much of it, and records per CPU-second says what the receiver would take in
+// with a core of its own. The replay goes over a veth between two network namespaces of our
+// own rather than lo: frames injected on lo with 127.0.0.1 addresses are dropped by the
 // kernel's input routing before any socket sees them.
 //
-//   collector-live.mjs flowlens|nfcapd [loops=400] [warm-up loops=loops/2, flowlens only]
+// The datagrams, per format:
+// - ipfix: ipfixcol2's example capture from ../shared/testdata/flowexports (a real exporter);
+// - v9: softflowd's NetFlow v9 export of ../shared/testdata/pcaps/ndpi/synscan.pcap (a real
+//   exporter on a real capture; received on loopback once and cached as a pcap);
+// - sflow: sFlow v5 flow samples of the frames of ../shared/testdata/pcaps/ndpi/1kxun.pcap, as
+//   hack/bench/sflow-decode.mjs makes them (raw headers, 8 samples a datagram).
 //
-// Needs root (tcpreplay) and `npx tsc -b`. FLOWLENS_BENCH_PROF=DIR: the aggregator's CPU profile. The last stdout line is {"items": records received,
-// "seconds": replay wall time} for hack/bench/run.mjs.
-import { spawnSync } from "node:child_process";
-import { existsSync, mkdirSync, readFileSync, statSync } from "node:fs";
+//   collector-live.mjs [ipfix|v9|sflow] flowlens|peer [loops=400] [warm-up loops=loops/2, flowlens only]
+//
+// (`nfcapd` is accepted for `peer`, and the format may be left out for ipfix, as before.) Needs
+// root (tcpreplay) and `npx tsc -b`; v9 needs softflowd, sflow sfacctd. FLOWLENS_BENCH_PROF=DIR:
+// the aggregator's CPU profile. The last stdout line is {"items": records received, "seconds":
+// replay wall time} for hack/bench/run.mjs.
+import { spawn, spawnSync } from "node:child_process";
+import { createSocket } from "node:dgram";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { writeUdpPcap } from "./udp-pcap.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
 const { NetLab, removeStaleNamespaces } = await import(join(root, "testkit/dist/index.js"));
-const SOURCE = join(root, "../shared/testdata/flowexports/ipfixcol2/example_flows.ipfix.pcap");
-/** Records and datagrams in one pass of SOURCE (flowlens collect and tshark agree on them). */
-const RECORDS_PER_PASS = 3979;
-const DATAGRAMS_PER_PASS = 68;
+const testdata = join(root, "../shared/testdata");
 const BUFFER = 4 * 1024 * 1024;
-const PORT = 4739;
 const HTTP_PORT = 3000;
 const CACHE = join(tmpdir(), "flowlens-bench");
 
-const [side = "flowlens", loopsArg = "400", warmArg] = process.argv.slice(2);
+const FORMATS = {
+  ipfix: { port: 4739, peer: "nfcapd", source: () => join(testdata, "flowexports/ipfixcol2/example_flows.ipfix.pcap") },
+  v9: { port: 2055, peer: "nfcapd", source: () => softflowdV9() },
+  sflow: { port: 6343, peer: "sfacctd", source: () => sflowSamples() },
+};
+
+const args = process.argv.slice(2);
+const formatName = args[0] in FORMATS ? args.shift() : "ipfix";
+const format = FORMATS[formatName];
+const [sideArg = "flowlens", loopsArg = "400", warmArg] = args;
+const side = sideArg === "flowlens" ? "flowlens" : format.peer;
+if (sideArg !== "flowlens" && sideArg !== "peer" && sideArg !== format.peer) {
+  console.error(`collector-live: ${formatName}'s receivers are flowlens and peer (${format.peer}), not ${sideArg}`);
+  process.exit(2);
+}
+const PORT = format.port;
 const loops = Number(loopsArg);
-/** Replay passes the aggregator gets before the measured ones (JIT warm-up); nfcapd needs none. */
+/** Replay passes the aggregator gets before the measured ones (JIT warm-up); C peers need none. */
 const warmLoops = Number(warmArg ?? Math.ceil(loops / 2));
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -43,17 +66,67 @@ function must(cmd, args) {
   return r.stdout;
 }
 
-/** SOURCE rewritten for the veth: from tx to rx's address, MAC and PORT, checksums fixed. */
-function replayFile(rxMac) {
+/** softflowd's NetFlow v9 export of a real capture, received on loopback; cached as a pcap. */
+async function softflowdV9() {
+  const out = join(CACHE, "softflowd-v9-synscan.pcap");
+  if (existsSync(out) && statSync(out).size > 0) return out;
+  const socket = createSocket("udp4");
+  const got = [];
+  socket.on("message", (m) => got.push(new Uint8Array(m)));
+  await new Promise((r) => socket.bind(0, "127.0.0.1", r));
+  const exporter = spawn(
+    "softflowd",
+    [
+      "-r",
+      join(testdata, "pcaps/ndpi/synscan.pcap"),
+      "-v",
+      "9",
+      "-n",
+      `127.0.0.1:${socket.address().port}`,
+      "-c",
+      "none",
+      "-d",
+    ],
+    { stdio: "ignore" },
+  );
+  const code = await new Promise((r) => exporter.on("exit", r));
+  await sleep(300); // the last datagrams in flight
+  socket.close();
+  if (code !== 0 || got.length === 0) throw new Error(`softflowd: exit ${code}, ${got.length} datagrams`);
+  writeUdpPcap(out, got, { dstPort: FORMATS.v9.port });
+  return out;
+}
+
+/** The sFlow datagrams of hack/bench/sflow-decode.mjs as a pcap. */
+function sflowSamples() {
+  const out = join(CACHE, "sflow-1kxun.pcap");
+  if (!existsSync(out) || statSync(out).size === 0)
+    must(process.execPath, [join(root, "hack/bench/sflow-decode.mjs"), "write", out, "1"]);
+  return out;
+}
+
+/** Records and datagrams in one pass of a capture, as `flowlens collect` decodes it. */
+function perPass(file) {
+  const r = spawnSync(process.execPath, [join(root, "cli/dist/main.js"), "collect", "--pcap", file], {
+    encoding: "utf8",
+    maxBuffer: 1 << 28,
+  });
+  const frames = /frames (\d+)/.exec(r.stderr);
+  const records = /^records (\d+)/m.exec(r.stderr);
+  if (r.status !== 0 || !frames || !records) throw new Error(`flowlens collect --pcap ${file}: ${r.stderr}`);
+  return { datagrams: Number(frames[1]), records: Number(records[1]) };
+}
+
+/** The source rewritten for the veth: from tx to rx's address and MAC, checksums fixed. */
+function replayFile(source, rxMac) {
   mkdirSync(CACHE, { recursive: true });
-  const out = join(CACHE, `ipfix-veth-${rxMac.replaceAll(":", "")}.pcap`);
+  const out = join(CACHE, `${formatName}-veth-${rxMac.replaceAll(":", "")}.pcap`);
   if (!existsSync(out) || statSync(out).size === 0) {
     must("tcprewrite", [
-      `--infile=${SOURCE}`,
+      `--infile=${source}`,
       `--outfile=${out}`,
       "--srcipmap=0.0.0.0/0:10.231.7.1/32",
       "--dstipmap=0.0.0.0/0:10.231.7.2/32",
-      `--portmap=4739:${PORT}`,
       `--enet-dmac=${rxMac}`,
       "--fixcsum",
     ]);
@@ -117,6 +190,16 @@ function cpuSeconds(pid) {
   return (Number(f[11]) + Number(f[12])) / 100;
 }
 
+/** cpuSeconds of a process and its children (pmacct's core and its plugins). */
+function treeCpuSeconds(pid) {
+  let sum = cpuSeconds(pid);
+  for (const task of readdirSync(`/proc/${pid}/task`)) {
+    const children = readFileSync(`/proc/${pid}/task/${task}/children`, "utf8").trim();
+    for (const c of children ? children.split(" ") : []) sum += treeCpuSeconds(Number(c));
+  }
+  return sum;
+}
+
 function metric(rx, name) {
   const text = rx.exec("curl", ["-sf", `http://127.0.0.1:${HTTP_PORT}/metrics`]);
   const m = new RegExp(`^${name} (\\S+)$`, "m").exec(text);
@@ -132,9 +215,9 @@ async function flowlens(tx, rx, iface, file) {
     "aggregator",
     "--grpc-address=",
     `--http-address=127.0.0.1:${HTTP_PORT}`,
-    `--netflow-port=${PORT}`,
+    `--netflow-port=${formatName === "sflow" ? 0 : PORT}`,
     "--ipfix-port=0",
-    "--sflow-port=0",
+    `--sflow-port=${formatName === "sflow" ? PORT : 0}`,
     "--collector-address=0.0.0.0",
     `--collector-buffer=${BUFFER}`,
   ]);
@@ -196,6 +279,51 @@ async function nfcapd(tx, rx, iface, file) {
   }
 }
 
+/**
+ * sfacctd (pmacct) receiving the replay into its print plugin, aggregated per 5-tuple. Its
+ * records taken in are the packets the plugin counted: one per flow sample (no renormalising).
+ */
+async function sfacctd(tx, rx, iface, file) {
+  const dir = rx.exec("mktemp", ["-d", "/tmp/flowlens-sfacctd-XXXXXX"]).trim();
+  const out = join(dir, "out.csv");
+  const conf = join(dir, "sfacctd.conf");
+  writeFileSync(
+    conf,
+    [
+      "daemonize: false",
+      "sfacctd_ip: 0.0.0.0",
+      `sfacctd_port: ${PORT}`,
+      `sfacctd_pipe_size: ${BUFFER}`,
+      "plugins: print",
+      "aggregate: src_host, dst_host, src_port, dst_port, proto",
+      `print_output_file: ${out}`,
+      "print_output: csv",
+      "print_refresh_time: 3600",
+      "",
+    ].join("\n"),
+  );
+  const p = rx.spawn("sfacctd", "sfacctd", ["-f", conf]);
+  try {
+    await waitFor("sfacctd bound", () => udpSocket(rx) !== undefined);
+    const cpu0 = treeCpuSeconds(p.pid);
+    const r = replay(tx, iface, file, loops);
+    await settle(() => rxQueue(rx));
+    const drops = udpDrops(rx);
+    const cpu = treeCpuSeconds(p.pid) - cpu0;
+    // SIGINT has the print plugin write its cache out as it exits (SIGTERM does not).
+    process.kill(p.pid, "SIGINT");
+    await waitFor("sfacctd's output", () => existsSync(out) && !udpSocket(rx), 60_000);
+    await settle(() => statSync(out).size);
+    const lines = readFileSync(out, "utf8").trim().split("\n");
+    const col = lines[0].split(",").indexOf("PACKETS");
+    const records = lines.slice(1).reduce((a, l) => a + Number(l.split(",")[col]), 0);
+    return { ...r, records, drops, cpu };
+  } finally {
+    await p.stop();
+    rx.exec("rm", ["-rf", dir]);
+  }
+}
+
 if (process.getuid?.() !== 0) {
   console.error("collector-live: needs root (network namespaces, tcpreplay)");
   process.exit(2);
@@ -205,14 +333,17 @@ const lab = new NetLab();
 try {
   const tx = lab.addHost("tx");
   const rx = lab.addHost("rx");
-  // The capture was taken on lo: some datagrams are larger than an Ethernet MTU.
+  // The IPFIX capture was taken on lo: some datagrams are larger than an Ethernet MTU.
   const link = lab.link(tx, rx, { aAddr: "10.231.7.1/24", bAddr: "10.231.7.2/24", mtu: 65000 });
   const rxMac = rx.exec("cat", [`/sys/class/net/${link.bIf}/address`]).trim();
-  const file = replayFile(rxMac);
-  const r = side === "nfcapd" ? await nfcapd(tx, rx, link.aIf, file) : await flowlens(tx, rx, link.aIf, file);
-  const sentRecords = (r.sent / DATAGRAMS_PER_PASS) * RECORDS_PER_PASS;
+  const source = await format.source();
+  const pass = perPass(source);
+  const file = replayFile(source, rxMac);
+  const receive = { flowlens, nfcapd, sfacctd }[side];
+  const r = await receive(tx, rx, link.aIf, file);
+  const sentRecords = (r.sent / pass.datagrams) * pass.records;
   console.log(
-    `${side}: ${r.records.toLocaleString("en-US")} of ${Math.round(sentRecords).toLocaleString("en-US")} IPFIX records ` +
+    `${side}: ${r.records.toLocaleString("en-US")} of ${Math.round(sentRecords).toLocaleString("en-US")} ${formatName} records ` +
       `sent in ${r.seconds.toFixed(2)} s (${Math.round(r.sent / r.seconds).toLocaleString("en-US")} datagrams/s) -> ` +
       `${Math.round(r.records / r.seconds).toLocaleString("en-US")} records/s taken in, socket drops ${r.drops}; ` +
       `receiver CPU ${r.cpu.toFixed(2)} s (${Math.round(r.records / r.cpu).toLocaleString("en-US")} records per CPU-second)`,

@@ -13,6 +13,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { pmacctCpuSeconds } from "./pmacct.mjs";
+import { writeUdpPcap } from "./udp-pcap.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
 const capture = join(root, "../shared/testdata/pcaps/ndpi/1kxun.pcap");
@@ -82,39 +83,7 @@ function datagrams() {
 }
 
 /** The datagrams `copies` times over as UDP/IPv4/Ethernet frames to port 6343. */
-function writePcap(path, dgs, copies) {
-  const parts = [];
-  const gh = Buffer.alloc(24);
-  gh.writeUInt32LE(0xa1b2c3d4, 0);
-  gh.writeUInt16LE(2, 4);
-  gh.writeUInt16LE(4, 6);
-  gh.writeUInt32LE(65535, 16);
-  gh.writeUInt32LE(1, 20);
-  parts.push(gh);
-  let t = 1_700_000_000;
-  for (let c = 0; c < copies; c++) {
-    for (const d of dgs) {
-      const f = Buffer.alloc(14 + 20 + 8 + d.length);
-      f.writeUInt16BE(0x0800, 12);
-      f[14] = 0x45;
-      f.writeUInt16BE(20 + 8 + d.length, 16);
-      f[22] = 64;
-      f[23] = 17;
-      f.set([192, 0, 2, 1], 26);
-      f.set([127, 0, 0, 1], 30);
-      f.writeUInt16BE(40000, 34);
-      f.writeUInt16BE(6343, 36);
-      f.writeUInt16BE(8 + d.length, 38);
-      f.set(d, 42);
-      const r = Buffer.alloc(16);
-      r.writeUInt32LE(t++, 0);
-      r.writeUInt32LE(f.length, 8);
-      r.writeUInt32LE(f.length, 12);
-      parts.push(r, f);
-    }
-  }
-  writeFileSync(path, Buffer.concat(parts));
-}
+const writePcap = (path, dgs, copies) => writeUdpPcap(path, dgs, { dstPort: 6343, copies });
 
 async function ours(seconds, communityId) {
   const { SflowDecoder } = await import(join(root, "aggregator/dist/collector/sflow/index.js"));
