@@ -15,6 +15,7 @@ import {
   IpfixTcpListener,
   NetflowDecoder,
   natsTransport,
+  SflowDecoder,
 } from "@flowlens/aggregator";
 import { type Command, UsageError } from "../command.js";
 import { createLogger, waitForSignal } from "../daemon.js";
@@ -127,11 +128,12 @@ export async function addCollectors(
     const listener = new CollectorListener(
       { host: address, ports: collectorPorts, recvBufferBytes: collectorBuffer },
       // The API computes Community IDs for the flows it shows (flowCommunityId): hashing every
-      // record here would cost as much as decoding it.
+      // record here would cost as much as decoding it. The same holds for sFlow's samples.
       new NetflowDecoder({ communityId: false }),
       aggregator.ingest.collected,
       Date.now,
       {
+        decoder: new SflowDecoder({ communityId: false }),
         counters: (samples) => {
           for (const c of samples) aggregator.state.applyInterfaceCounters(c.exporter, c.ifIndex, c.counters);
         },
