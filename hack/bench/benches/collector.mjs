@@ -1,7 +1,9 @@
-// The collector end to end, IPFIX over UDP at the highest rate tcpreplay sends: records taken in
-// per second by the aggregator (socket -> decoder -> live state; warmed up by a replay that is
-// not counted, as a collector that has been running is) next to nfcapd (nfdump) on the same
-// replay, socket drops printed by each round. Needs root. See ../collector-live.mjs.
+// The collector end to end, IPFIX, NetFlow v9 and sFlow v5 over UDP at the highest rate
+// tcpreplay sends: records taken in per second by the aggregator (socket -> decoder -> live
+// state; warmed up by a replay that is not counted, as a collector that has been running is)
+// next to nfcapd (nfdump) on the same replay, or for sFlow, which Debian's nfdump does not
+// collect, sfacctd (pmacct); socket drops printed by each round. Needs root. See
+// ../collector-live.mjs.
 // And the same datagrams decoded into state per CPU-second: ours into the live state (hosts,
 // applications, interfaces, flows), nfacctd (pmacct) into its print plugin's per-5-tuple cache,
 // a C collector that keeps state too (nfcapd only writes records to a file). See
@@ -11,19 +13,26 @@ import { fileURLToPath } from "node:url";
 
 const script = join(dirname(fileURLToPath(import.meta.url)), "../collector-live.mjs");
 const apply = join(dirname(fileURLToPath(import.meta.url)), "../collector-apply.mjs");
-/** About 3 s of replay at ~350k datagrams/s: the socket buffer's share becomes negligible. */
-const LOOPS = "15000";
+/**
+ * Passes of each source (68, 64 and 216 datagrams): about a million datagrams, some seconds of
+ * replay, so that what the socket buffer holds counts little.
+ */
+const LOOPS = { ipfix: "15000", v9: "15000", sflow: "5000" };
+
+const live = (format, description) => ({
+  name: `collector-${format}-live`,
+  description,
+  unit: "records",
+  peerName: format === "sflow" ? "sfacctd" : "nfcapd",
+  rounds: 3,
+  ours: () => ({ cmd: process.execPath, args: [script, format, "flowlens", LOOPS[format]] }),
+  peer: () => ({ cmd: process.execPath, args: [script, format, "peer", LOOPS[format]] }),
+});
 
 export default [
-  {
-    name: "collector-ipfix-live",
-    description: "IPFIX datagrams replayed over a veth at top speed: records/s taken in (peer: nfcapd)",
-    unit: "records",
-    peerName: "nfcapd",
-    rounds: 3,
-    ours: () => ({ cmd: process.execPath, args: [script, "flowlens", LOOPS] }),
-    peer: () => ({ cmd: process.execPath, args: [script, "nfcapd", LOOPS] }),
-  },
+  live("ipfix", "IPFIX datagrams replayed over a veth at top speed: records/s taken in (peer: nfcapd)"),
+  live("v9", "NetFlow v9 datagrams (softflowd's) replayed over a veth at top speed: records/s taken in (peer: nfcapd)"),
+  live("sflow", "sFlow v5 datagrams replayed over a veth at top speed: flow samples/s taken in (peer: sfacctd)"),
   {
     name: "collector-ipfix-state",
     description: "IPFIX datagrams decoded into state, records per CPU-second (peer: nfacctd, print plugin per 5-tuple)",
