@@ -19,7 +19,7 @@ import { Session } from "node:inspector/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { pmacctCpuSeconds } from "./pmacct.mjs";
+import { pmacctCpuSeconds, sumCsvColumn, writePrintConfig } from "./pmacct.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
 const agg = await import(join(root, "aggregator/dist/index.js"));
@@ -45,23 +45,9 @@ function nfacctd(copies) {
       writeFileSync(file, Buffer.concat([header, ...Array.from({ length: n }, () => body)]));
       const out = join(dir, `out-${n}.txt`);
       const conf = join(dir, `nfacctd-${n}.conf`);
-      writeFileSync(
-        conf,
-        [
-          "daemonize: false",
-          `pcap_savefile: ${file}`,
-          "plugins: print",
-          "aggregate: src_host, dst_host, src_port, dst_port, proto",
-          `print_output_file: ${out}`,
-          "print_output: csv",
-          "print_refresh_time: 3600",
-          "",
-        ].join("\n"),
-      );
+      writePrintConfig(conf, [`pcap_savefile: ${file}`], out);
       const cpu = pmacctCpuSeconds("nfacctd", conf);
-      const lines = readFileSync(out, "utf8").trim().split("\n");
-      const col = lines[0].split(",").indexOf("BYTES");
-      const bytes = lines.slice(1).reduce((a, l) => a + Number(l.split(",")[col]), 0);
+      const bytes = sumCsvColumn(out, "BYTES");
       return { cpu, bytes };
     };
     const one = run(1);

@@ -26,10 +26,11 @@
 // replay wall time} for hack/bench/run.mjs.
 import { spawn, spawnSync } from "node:child_process";
 import { createSocket } from "node:dgram";
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { sumCsvColumn, writePrintConfig } from "./pmacct.mjs";
 import { writeUdpPcap } from "./udp-pcap.mjs";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
@@ -287,21 +288,7 @@ async function sfacctd(tx, rx, iface, file) {
   const dir = rx.exec("mktemp", ["-d", "/tmp/flowlens-sfacctd-XXXXXX"]).trim();
   const out = join(dir, "out.csv");
   const conf = join(dir, "sfacctd.conf");
-  writeFileSync(
-    conf,
-    [
-      "daemonize: false",
-      "sfacctd_ip: 0.0.0.0",
-      `sfacctd_port: ${PORT}`,
-      `sfacctd_pipe_size: ${BUFFER}`,
-      "plugins: print",
-      "aggregate: src_host, dst_host, src_port, dst_port, proto",
-      `print_output_file: ${out}`,
-      "print_output: csv",
-      "print_refresh_time: 3600",
-      "",
-    ].join("\n"),
-  );
+  writePrintConfig(conf, ["sfacctd_ip: 0.0.0.0", `sfacctd_port: ${PORT}`, `sfacctd_pipe_size: ${BUFFER}`], out);
   const p = rx.spawn("sfacctd", "sfacctd", ["-f", conf]);
   try {
     await waitFor("sfacctd bound", () => udpSocket(rx) !== undefined);
@@ -314,9 +301,7 @@ async function sfacctd(tx, rx, iface, file) {
     process.kill(p.pid, "SIGINT");
     await waitFor("sfacctd's output", () => existsSync(out) && !udpSocket(rx), 60_000);
     await settle(() => statSync(out).size);
-    const lines = readFileSync(out, "utf8").trim().split("\n");
-    const col = lines[0].split(",").indexOf("PACKETS");
-    const records = lines.slice(1).reduce((a, l) => a + Number(l.split(",")[col]), 0);
+    const records = sumCsvColumn(out, "PACKETS");
     return { ...r, records, drops, cpu };
   } finally {
     await p.stop();
