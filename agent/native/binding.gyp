@@ -21,7 +21,8 @@
         "src/live.c",
         "src/ndjson.c",
         "src/source_afpacket.c",
-        "src/source_pcap.c"
+        "src/source_pcap.c",
+        "src/udp_receiver.c"
       ],
       "include_dirs": ["/usr/include/ndpi"],
       "libraries": ["-lndpi", "-lpcap", "-lpthread"],

@@ -22,6 +22,7 @@
 #include "flow_encode_napi.h"
 #include "flow_batch_napi.h"
 #include "host_resolve.h"
+#include "udp_receiver.h"
 #include "huge_buffer.h"
 #include "live.h"
 #include "ndjson.h"
@@ -526,6 +527,8 @@ NAPI_MODULE_INIT() {
   napi_set_named_property(env, exports, "copyRanges", fn);
   napi_create_function(env, "encodeCollected", NAPI_AUTO_LENGTH, fl_napi_encode_collected, NULL, &fn);
   napi_set_named_property(env, exports, "encodeCollected", fn);
+  napi_create_function(env, "udpReceiver", NAPI_AUTO_LENGTH, fl_napi_udp_receiver, NULL, &fn);
+  napi_set_named_property(env, exports, "udpReceiver", fn);
   napi_set_named_property(env, exports, "collectedLayout", fl_napi_collected_layout(env));
   napi_set_named_property(env, exports, "headerLayout", fl_napi_header_layout(env));
   napi_set_named_property(env, exports, "flowLayout", flow_layout(env));

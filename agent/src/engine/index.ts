@@ -8,6 +8,7 @@ export type {
   LiveOptions,
   LiveWorkerStats,
   NativeEngine,
+  NativeUdpReceiver,
   PcapOptions,
   TableOptions,
 } from "./native.js";

@@ -215,6 +215,39 @@ export interface NativeEngine {
   };
   flowLayout: FlowLayout;
   riskNames: string[];
+  /**
+   * A UDP socket bound to address:port, read on the event loop with recvmmsg() into `arena`
+   * (agent/native/src/udp_receiver.c): onBatch(count) per read, datagram i at
+   * arena[i * slotBytes, + lens[i]) (lens[i] -1: longer than a slot), its source in
+   * sources[i * 20, + 20) (family 4|6, port big-endian at 1, address from 4). The arrays are
+   * overwritten by the next batch. Throws (code EADDRINUSE among others) when it cannot bind.
+   */
+  udpReceiver(options: UdpReceiverOptions, onBatch: (count: number) => void): NativeUdpReceiver;
+}
+
+export interface UdpReceiverOptions {
+  family: 4 | 6;
+  /** 4 or 16 bytes. */
+  address: Uint8Array;
+  port: number;
+  /** SO_RCVBUF asked for (0: the system's default). */
+  recvBufferBytes: number;
+  arena: Uint8Array;
+  slotBytes: number;
+  /** One per slot (at most 1024). */
+  lens: Int32Array;
+  /** 20 bytes per slot. */
+  sources: Uint8Array;
+}
+
+export interface NativeUdpReceiver {
+  /** The bound port (the one picked when 0 was asked). */
+  readonly port: number;
+  /** SO_RCVBUF as the kernel reports it (twice what it keeps for data). */
+  readonly recvBufferBytes: number;
+  /** Reads that failed with anything but "nothing to read". */
+  readErrors(): number;
+  close(): void;
 }
 
 const here = dirname(fileURLToPath(import.meta.url));

@@ -1,10 +1,9 @@
-// The collector's UDP side: sockets for NetFlow/IPFIX and sFlow, large receive buffers, each
-// datagram decoded as it arrives (by its header, whatever the port) into reused records that
-// are handed to the ingest pipeline (live state and alerts), sFlow interface counters and lost
-// datagrams too.
+// The collector's UDP side: sockets for NetFlow/IPFIX and sFlow, large receive buffers, read in
+// batches with the addon (udp-socket.ts), each datagram decoded as it arrives (by its header,
+// whatever the port) into reused records that are handed to the ingest pipeline (live state and
+// alerts), sFlow interface counters and lost datagrams too.
 // Socket overflow is real loss the application never sees, so it is read from the kernel
 // (/proc/net/udp{,6} "drops" of our sockets) and counted too.
-import { createSocket, type Socket } from "node:dgram";
 import { readFileSync } from "node:fs";
 import type { CollectedSink } from "../ingest/sink.js";
 import { FlowRecords } from "./flow-records.js";
@@ -13,6 +12,7 @@ import { DECODE_ERROR_REASONS } from "./netflow/errors.js";
 import type { InterfaceCounterSample } from "./sflow/counters.js";
 import { SflowDecoder } from "./sflow/decoder.js";
 import { SFLOW_ERROR_REASONS } from "./sflow/errors.js";
+import { openUdpSocket, type UdpSocket } from "./udp-socket.js";
 
 export interface CollectorListenerOptions {
   /** Address to bind; "::" takes IPv4 and IPv6 (dual stack), "0.0.0.0" IPv4 only. */
@@ -20,6 +20,8 @@ export interface CollectorListenerOptions {
   /** UDP ports for NetFlow v5/v9 and IPFIX (several: 2055, 4739). 0 picks a free one. */
   ports: number[];
   recvBufferBytes: number;
+  /** Whether sockets may be read in batches by the addon (udp-socket.ts); tests compare. */
+  batched?: boolean;
 }
 
 export const COLLECTOR_DEFAULTS = { host: "::", recvBufferBytes: 32 << 20 } as const;
@@ -100,7 +102,7 @@ export interface SflowSinks {
 
 export class CollectorListener {
   readonly name = "collector";
-  private sockets: Socket[] = [];
+  private sockets: UdpSocket[] = [];
   private boundPorts = new Set<number>();
   private readonly counters = {
     datagrams: 0,
@@ -136,28 +138,19 @@ export class CollectorListener {
   async start(): Promise<number[]> {
     const bound: number[] = [];
     for (const port of this.options.ports) {
-      const v6 = this.options.host.includes(":");
-      const socket = createSocket({
-        type: v6 ? "udp6" : "udp4",
-        ipv6Only: false,
-        recvBufferSize: this.options.recvBufferBytes,
-      });
-      socket.on("message", (msg, rinfo) => this.receive(msg, rinfo.address));
-      // A socket error after bind (rare on UDP) is counted; the others keep running.
-      socket.on("error", () => {
-        this.errors.socket = (this.errors.socket ?? 0) + 1;
-      });
-      await new Promise<void>((resolve, reject) => {
-        socket.once("error", reject);
-        socket.bind(port, this.options.host, () => {
-          socket.off("error", reject);
-          resolve();
-        });
-      });
-      this.recvBuffer = socket.getRecvBufferSize();
-      const p = socket.address().port;
-      bound.push(p);
-      this.boundPorts.add(p);
+      const socket = await openUdpSocket(
+        this.options.host,
+        port,
+        this.options.recvBufferBytes,
+        (msg, from) => this.receive(msg, from),
+        () => {
+          this.errors.socket = (this.errors.socket ?? 0) + 1;
+        },
+        this.options.batched ?? true,
+      );
+      this.recvBuffer = socket.recvBufferBytes;
+      bound.push(socket.port);
+      this.boundPorts.add(socket.port);
       this.sockets.push(socket);
     }
     this.dropsAtStart = kernelUdpDrops(this.boundPorts);
@@ -215,7 +208,7 @@ export class CollectorListener {
   }
 
   async stop(): Promise<void> {
-    await Promise.all(this.sockets.map((s) => new Promise<void>((resolve) => s.close(() => resolve()))));
+    await Promise.all(this.sockets.map((s) => s.close()));
     this.sockets = [];
   }
 
@@ -228,9 +221,17 @@ export class CollectorListener {
       ipfixRecordsLost: d.recordsLost,
       sflowErrors: { ...this.sflowErrors },
       socketDrops: this.sockets.length > 0 ? Math.max(0, kernelUdpDrops(this.boundPorts) - this.dropsAtStart) : 0,
-      decodeErrors: { ...this.errors },
+      decodeErrors: this.decodeErrors(),
       recvBufferBytes: this.recvBuffer,
     };
+  }
+
+  /** Decode errors by reason, with the sockets' failed reads under "socket" when there are any. */
+  private decodeErrors(): Record<string, number> {
+    const out = { ...this.errors };
+    const failed = this.sockets.reduce((n, s) => n + s.failures(), 0);
+    if (failed > 0) out.socket = (out.socket ?? 0) + failed;
+    return out;
   }
 
   metricRows(): Array<{ name: string; value: number; reason?: string }> {
