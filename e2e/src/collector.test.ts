@@ -6,9 +6,9 @@
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
 import { createSocket } from "node:dgram";
-import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { readUdpDatagrams } from "@flowlens/aggregator";
 import {
   exportIpfixOverTcp,
   freePort,
@@ -57,21 +57,6 @@ async function startAggregator() {
   return { proc, api, tcp, sflow };
 }
 
-/** The UDP payloads of a classic pcap of Ethernet/IPv4 frames. */
-function udpPayloads(file: string): Buffer[] {
-  const b = readFileSync(file);
-  assert.equal(b.readUInt32LE(0), 0xa1b2c3d4, `${file}: a little-endian classic pcap`);
-  const out: Buffer[] = [];
-  for (let o = 24; o + 16 <= b.length; ) {
-    const cap = b.readUInt32LE(o + 8);
-    const frame = b.subarray(o + 16, o + 16 + cap);
-    assert.equal(frame.readUInt16BE(12), 0x0800, "an IPv4 frame");
-    const ip = 14 + ((frame[14] as number) & 0x0f) * 4;
-    out.push(frame.subarray(ip + 8));
-    o += 16 + cap;
-  }
-  return out;
-}
 const skip = havePythonIpfix ? false : "python3-ipfix is not installed (hack/install-deps.sh installs it)";
 
 describe("flowlens aggregator: IPFIX over TCP", { skip }, () => {
@@ -130,7 +115,7 @@ describe("flowlens aggregator: sFlow v5 over UDP", () => {
     assert.equal(expected.length, 5, "the capture's flow samples");
     const socket = createSocket("udp4");
     try {
-      for (const d of udpPayloads(SFLOW_CAPTURE))
+      for (const { payload: d } of readUdpDatagrams(SFLOW_CAPTURE).datagrams)
         await new Promise<void>((resolve, reject) =>
           socket.send(d, port, "127.0.0.1", (err) => (err ? reject(err) : resolve())),
         );

@@ -20,8 +20,6 @@ export interface CollectorListenerOptions {
   /** UDP ports for NetFlow v5/v9 and IPFIX (several: 2055, 4739). 0 picks a free one. */
   ports: number[];
   recvBufferBytes: number;
-  /** Whether sockets may be read in batches by the addon (udp-socket.ts); tests compare. */
-  batched?: boolean;
 }
 
 export const COLLECTOR_DEFAULTS = { host: "::", recvBufferBytes: 32 << 20 } as const;
@@ -146,7 +144,6 @@ export class CollectorListener {
         () => {
           this.errors.socket = (this.errors.socket ?? 0) + 1;
         },
-        this.options.batched ?? true,
       );
       this.recvBuffer = socket.recvBufferBytes;
       bound.push(socket.port);
