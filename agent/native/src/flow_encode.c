@@ -8,6 +8,8 @@
  * the int64 two's complement of varint64), so that both agree on any input. */
 #include "flow_encode.h"
 
+#include "community_id.h"
+
 #include <math.h>
 #include <string.h>
 
@@ -241,11 +243,11 @@ static int in_range(int32_t off, int32_t len, size_t size) {
 }
 
 int64_t fl_encode_flows(uint8_t *out, size_t out_len, size_t pos, const uint8_t *src, size_t src_len,
-                        const uint8_t *strings, size_t strings_len, const double *nums, const int32_t *meta,
+                        const uint8_t *strings, size_t strings_len, const double *nums, int32_t *meta,
                         int32_t count, int32_t *report) {
   for (int32_t k = 0; k < count; k++) {
     const double *x = nums + (size_t)k * E_NUMS;
-    const int32_t *m = meta + (size_t)k * M_FIELDS;
+    int32_t *m = meta + (size_t)k * M_FIELDS;
     int32_t *r = report + (size_t)k * X_FIELDS;
     int ipv6 = m[M_IPV6] != 0;
     int32_t alen = ipv6 ? 16 : 4;
@@ -254,8 +256,22 @@ int64_t fl_encode_flows(uint8_t *out, size_t out_len, size_t pos, const uint8_t 
     int32_t src_off = in_range(m[M_SRC], alen, src_len) ? m[M_SRC] : -1;
     int32_t dst_off = in_range(m[M_DST], alen, src_len) ? m[M_DST] : -1;
     int32_t l7 = m[M_L7_LEN], cid = m[M_CID_LEN], ex = m[M_EXPORTER_LEN];
-    if ((l7 != 0 && !in_range(m[M_L7], l7, strings_len)) || (cid != 0 && !in_range(m[M_CID], cid, strings_len)) ||
-        (ex != 0 && !in_range(m[M_EXPORTER], ex, strings_len)))
+    /* The Community ID computed here: from the addresses as they are written (none without
+     * both), so that it is the one of the record's own tuple. */
+    char hashed[FL_COMMUNITY_ID_LEN];
+    const uint8_t *cid_text = strings + m[M_CID];
+    if (cid == FL_CID_FROM_TUPLE) {
+      uint32_t ports = (uint32_t)m[M_CID];
+      cid = 0;
+      if (src_off >= 0 && dst_off >= 0 &&
+          fl_community_id(ipv6 ? 6 : 4, src + src_off, src + dst_off, (uint8_t)x[E_PROTO], (uint16_t)(ports >> 16),
+                          (uint16_t)(ports & 0xffff), 0, hashed) == 0)
+        cid = (int32_t)strlen(hashed);
+      cid_text = (const uint8_t *)hashed;
+      m[M_CID_LEN] = cid;
+    } else if (cid != 0 && !in_range(m[M_CID], cid, strings_len))
+      return -1;
+    if ((l7 != 0 && !in_range(m[M_L7], l7, strings_len)) || (ex != 0 && !in_range(m[M_EXPORTER], ex, strings_len)))
       return -1;
     if (pos + FL_ENCODE_FIXED_MAX + (uint64_t)l7 + (uint64_t)cid + (uint64_t)ex > out_len) return -1;
     uint8_t *start = out + pos;
@@ -283,7 +299,7 @@ int64_t fl_encode_flows(uint8_t *out, size_t out_len, size_t pos, const uint8_t 
     if (x[E_END_REASON] != 0) p = varint(tag2(p, F_END_REASON, 0), x[E_END_REASON]);
     r[X_CID] = -1;
     if (cid != 0) {
-      p = bytes_field(tag2(p, F_COMMUNITY_ID, 2), strings + m[M_CID], cid);
+      p = bytes_field(tag2(p, F_COMMUNITY_ID, 2), cid_text, cid);
       r[X_CID] = (int32_t)(p - cid - out);
     }
     if (ex != 0) p = bytes_field(tag2(p, F_EXPORTER, 2), strings + m[M_EXPORTER], ex);

@@ -30,7 +30,11 @@ enum {
   E_OUT_IF,
   E_NUMS
 };
-/* Offsets into the source bytes (addresses: -1 for the unspecified one) and the strings. */
+/* Offsets into the source bytes (addresses: -1 for the unspecified one) and the strings. A
+ * cidLen of FL_CID_FROM_TUPLE asks for the record's Community ID to be computed here, from its
+ * addresses, protocol and the ports packed in cid (sport << 16 | dport, ICMP's type and code
+ * already put in their place by the caller); cidLen is then set to its length. */
+#define FL_CID_FROM_TUPLE (-1)
 enum { M_SRC, M_DST, M_IPV6, M_L7, M_L7_LEN, M_CID, M_CID_LEN, M_EXPORTER, M_EXPORTER_LEN, M_FIELDS };
 /* The record's encoding [start, end), its addresses' text and its Community ID in it (-1: none). */
 enum { X_START, X_END, X_SRC, X_SRC_END, X_DST, X_DST_END, X_CID, X_FIELDS };
@@ -42,7 +46,7 @@ enum { X_START, X_END, X_SRC, X_SRC_END, X_DST, X_DST_END, X_CID, X_FIELDS };
  * record's string lies outside `strings` or the output has no room (nothing is promised about
  * out then). An address outside `src` is written as the unspecified one. */
 int64_t fl_encode_flows(uint8_t *out, size_t out_len, size_t pos, const uint8_t *src, size_t src_len,
-                        const uint8_t *strings, size_t strings_len, const double *nums, const int32_t *meta,
+                        const uint8_t *strings, size_t strings_len, const double *nums, int32_t *meta,
                         int32_t count, int32_t *report);
 
 #endif

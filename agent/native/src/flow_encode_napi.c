@@ -67,5 +67,7 @@ napi_value fl_napi_collected_layout(napi_env env) {
   napi_set_named_property(env, o, "report", names_object(env, report_names, X_FIELDS));
   napi_create_int32(env, FL_ENCODE_FIXED_MAX, &v);
   napi_set_named_property(env, o, "fixedMax", v);
+  napi_create_int32(env, FL_CID_FROM_TUPLE, &v);
+  napi_set_named_property(env, o, "cidFromTuple", v);
   return o;
 }

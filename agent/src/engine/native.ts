@@ -212,6 +212,12 @@ export interface NativeEngine {
     meta: Readonly<Record<string, number>>;
     report: Readonly<Record<string, number>>;
     fixedMax: number;
+    /**
+     * The cidLen that asks encodeCollected to compute the record's Community ID from its tuple
+     * (ports packed in cid as sport << 16 | dport) and set cidLen to its length; absent in an
+     * addon that cannot.
+     */
+    cidFromTuple?: number;
   };
   flowLayout: FlowLayout;
   riskNames: string[];

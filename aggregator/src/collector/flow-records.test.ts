@@ -294,6 +294,59 @@ describe("collector flow records: the C encoding", { skip: nativeSkip }, () => {
     }
   });
 
+  it("computes the Community IDs JS computes, as it writes the records", () => {
+    const r = prng(41);
+    const js = new FlowRecords(false);
+    const c = new FlowRecords(true);
+    const wire = new Uint8Array(64).map(() => r(256));
+    // Equal addresses and ports too: the spec's ordering then has ties to break.
+    wire.copyWithin(32, 0, 16);
+    const protos = [1, 6, 17, 58, 132, 47, 0, 255];
+    const n = 3000;
+    assert.equal(typeof c.communityId(wire, 0, 32, false, 6, 1, 2), "number", "the C encoder hashes");
+    assert.equal(typeof js.communityId(wire, 0, 32, false, 6, 1, 2), "string");
+    for (const records of [js, c]) {
+      const q = prng(7);
+      for (let i = 0; i < n; i++) {
+        const ipv6 = q(2) === 0;
+        const srcOff = q(4) === 0 ? 0 : q(wire.length - 16);
+        const dstOff = q(4) === 0 ? 32 : q(wire.length - 16);
+        const proto = protos[q(protos.length)] as number;
+        const icmp = proto === 1 || proto === 58;
+        // Decoders give ICMP's type and code in the port places; some types have a counterpart.
+        const sport = icmp ? ([0, 8, 3, 128, 129, 135, 255][q(7)] as number) : q(65536);
+        const dport = icmp ? q(256) : q(4) === 0 ? sport : q(65536);
+        const f = records.next();
+        f.srcPort = sport;
+        f.dstPort = dport;
+        f.proto = proto;
+        f.ipVersion = ipv6 ? 6 : 4;
+        f.l7 = "";
+        resetProbeFields(f);
+        f.exporter = "192.0.2.1";
+        records.commit(
+          f,
+          wire,
+          srcOff,
+          dstOff,
+          ipv6,
+          records.communityId(wire, srcOff, dstOff, ipv6, proto, sport, dport),
+        );
+      }
+    }
+    const want = js.records.slice(0, n).map((f) => f.communityId);
+    assert.ok(want.every((x) => /^1:[A-Za-z0-9+/]{27}=$/.test(x)));
+    assert.ok(new Set(want).size > n / 2, "distinct flows hash apart");
+    assert.deepEqual(
+      c.records.slice(0, n).map((f) => f.communityId),
+      want,
+    );
+    for (let i = 0; i < n; i++) {
+      const bytes = (f: IngestFlow) => Buffer.from((f.buf as Uint8Array).subarray(f.start, f.end)).toString("hex");
+      assert.equal(bytes(c.records[i] as IngestFlow), bytes(js.records[i] as IngestFlow), `record ${i}`);
+    }
+  });
+
   it("turns numbers no decoder makes into the bytes JS makes of them", () => {
     const odd = [
       -0,

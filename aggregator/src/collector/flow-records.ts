@@ -15,6 +15,7 @@ import type { pb } from "@flowlens/contracts";
 import { ABSENT, IngestFlow } from "../state/ingest-flow.js";
 import { NameCache } from "../state/name-cache.js";
 import { writeIpv4Text, writeIpv6Text } from "./address-text.js";
+import { communityIdAt } from "./community-id.js";
 
 /** Encoding buffer size: some 400 records of a few hundred bytes. */
 const ARENA_BYTES = 128 * 1024;
@@ -134,6 +135,18 @@ const STRINGS_BYTES = 16 * 1024;
 
 type EncodeCollected = NativeEngine["encodeCollected"];
 let nativeEncoder: EncodeCollected | null | undefined;
+/** Whether the native encoder computes Community IDs (cidFromTuple is the addon's -1). */
+let nativeHashes = false;
+const CID_FROM_TUPLE = -1;
+/** Room a Community ID computed in C takes: "1:" and 28 base64 characters, rounded up. */
+const CID_BYTES = 32;
+
+/**
+ * A record's Community ID as decoders give it to commit(): the text, or, when the encoder
+ * computes it (in C, from the record's addresses and protocol), the ports it hashes as
+ * sport << 16 | dport (ICMP's type and code in their place).
+ */
+export type CommunityIdOf = string | number;
 
 /** The addon's encodeCollected when its layout is this module's, else null. */
 function encoder(): EncodeCollected | null {
@@ -160,6 +173,7 @@ function encoder(): EncodeCollected | null {
         report.length === X_FIELDS
       ) {
         nativeEncoder = engine.encodeCollected;
+        nativeHashes = l.cidFromTuple === CID_FROM_TUPLE;
       }
     } catch {
       nativeEncoder = null;
@@ -178,6 +192,8 @@ export class FlowRecords {
   private exporter = "";
   private exporterBytes: Uint8Array = new Uint8Array(0);
   private readonly encode: EncodeCollected | null;
+  /** Whether communityId() leaves the hashing to the native encoder. */
+  private readonly hashes: boolean;
   /** Records listed and not yet encoded: the last `pending` of the batch, their addresses in `source`. */
   private pending = 0;
   private pendingBytes = 0;
@@ -195,6 +211,7 @@ export class FlowRecords {
   /** native: whether the addon may write the encodings when it is there (tests compare). */
   constructor(native = true) {
     this.encode = native ? encoder() : null;
+    this.hashes = this.encode !== null && nativeHashes;
   }
 
   /** Whether the encodings are written in C. */
@@ -218,6 +235,26 @@ export class FlowRecords {
     return f;
   }
 
+  /**
+   * The Community ID of a record whose addresses are b[srcOff..] and b[dstOff..] (both given),
+   * for commit(): computed by the native encoder as it writes the record when it can (in JS a
+   * SHA-1 costs as much as decoding the record), else here.
+   */
+  communityId(
+    b: Uint8Array,
+    srcOff: number,
+    dstOff: number,
+    ipv6: boolean,
+    proto: number,
+    sport: number,
+    dport: number,
+  ): CommunityIdOf {
+    if (this.hashes && srcOff >= 0 && dstOff >= 0 && sport >>> 16 === 0 && dport >>> 16 === 0) {
+      return (sport << 16) | dport | 0;
+    }
+    return communityIdAt(b, srcOff, dstOff, ipv6, proto, sport, dport);
+  }
+
   /** ASCII names from the wire (ntop's L7 name), made into a string once. */
   name(b: Uint8Array, start: number, end: number): string {
     return this.names.text(b, start, end);
@@ -229,14 +266,23 @@ export class FlowRecords {
    * offset of -1 is the unspecified address. Writes the record's encoding and points the
    * record's addresses, Community ID and bytes into it.
    */
-  commit(f: IngestFlow, b: Uint8Array, srcOff: number, dstOff: number, ipv6: boolean, communityId: string): void {
+  commit(
+    f: IngestFlow,
+    b: Uint8Array,
+    srcOff: number,
+    dstOff: number,
+    ipv6: boolean,
+    communityId: CommunityIdOf,
+  ): void {
     if (f.exporter !== this.exporter) {
       this.exporter = f.exporter;
       this.exporterBytes = Buffer.from(f.exporter, "utf8");
       this.exporterAt = -1;
     }
-    if (this.encode === null) this.encodeNow(f, b, srcOff, dstOff, ipv6, communityId);
-    else this.enqueue(f, b, srcOff, dstOff, ipv6, communityId);
+    if (this.encode === null) {
+      // Numbers only come from communityId() with an encoder that hashes.
+      this.encodeNow(f, b, srcOff, dstOff, ipv6, typeof communityId === "string" ? communityId : "");
+    } else this.enqueue(f, b, srcOff, dstOff, ipv6, communityId);
   }
 
   /** Lists a record for the native encoder (see flush()). */
@@ -246,12 +292,13 @@ export class FlowRecords {
     srcOff: number,
     dstOff: number,
     ipv6: boolean,
-    communityId: string,
+    cidOf: CommunityIdOf,
   ): void {
     if (b !== this.source && this.pending !== 0) this.flush();
     this.source = b;
     const ex = this.exporterBytes;
     const l7 = f.l7;
+    const communityId = typeof cidOf === "string" ? cidOf : "";
     const stringBytes = l7.length + communityId.length + ex.length;
     if (this.stringsPos + stringBytes > this.strings.length) {
       if (this.pending !== 0) this.flush();
@@ -272,9 +319,15 @@ export class FlowRecords {
     }
     meta[m + M_L7] = this.l7At;
     meta[m + M_L7_LEN] = l7.length;
-    meta[m + M_CID] = this.stringsPos;
-    meta[m + M_CID_LEN] = communityId.length;
-    for (let i = 0; i < communityId.length; i++) s[this.stringsPos++] = communityId.charCodeAt(i);
+    if (typeof cidOf === "number") {
+      meta[m + M_CID] = cidOf;
+      meta[m + M_CID_LEN] = CID_FROM_TUPLE;
+      this.pendingBytes += CID_BYTES;
+    } else {
+      meta[m + M_CID] = this.stringsPos;
+      meta[m + M_CID_LEN] = communityId.length;
+      for (let i = 0; i < communityId.length; i++) s[this.stringsPos++] = communityId.charCodeAt(i);
+    }
     if (ex.length !== 0 && this.exporterAt < 0) {
       this.exporterAt = this.stringsPos;
       s.set(ex, this.stringsPos);

@@ -3,8 +3,7 @@
 // record carries several for the same thing, how times are anchored for each protocol version,
 // ICMP type/code into dstPort, sampling scale-up, and the Community ID.
 import { pb } from "@flowlens/contracts";
-import { communityIdAt } from "../community-id.js";
-import { type FlowRecords, resetProbeFields } from "../flow-records.js";
+import { type CommunityIdOf, type FlowRecords, resetProbeFields } from "../flow-records.js";
 import { keysFromFrame } from "./frame.js";
 import type { RecordFields } from "./record.js";
 
@@ -190,10 +189,10 @@ export function toFlow(r: RecordFields, ctx: RecordContext, rate: number, out: F
   if (!(first <= MAX && last <= MAX && first > -MAX && last > -MAX) || rawBytes * rate > MAX || raw * rate > MAX) {
     return "bad_value";
   }
-  let cid = "";
+  let cid: CommunityIdOf = "";
   if (ctx.communityId && srcOff >= 0 && dstOff >= 0) {
     const icmp = proto === PROTO_ICMP || proto === PROTO_ICMP6;
-    cid = communityIdAt(
+    cid = out.communityId(
       b,
       srcOff,
       dstOff,

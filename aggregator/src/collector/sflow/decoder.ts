@@ -6,7 +6,6 @@
 // errors, never an exception.
 import { pb } from "@flowlens/contracts";
 import { ipv4Text, ipv6Text } from "../address-text.js";
-import { communityIdAt } from "../community-id.js";
 import { FlowRecords, resetProbeFields } from "../flow-records.js";
 import {
   ETHERNET_COUNTERS_BYTES,
@@ -574,7 +573,15 @@ export class SflowDecoder {
     f.inIf = this.slots.inIf[k] as number;
     f.outIf = this.slots.outIf[k] as number;
     const cid = this.limits.communityId
-      ? communityIdAt(b, srcOff, dstOff, ipv6, proto, icmp ? dstPort >>> 8 : srcPort, icmp ? dstPort & 0xff : dstPort)
+      ? records.communityId(
+          b,
+          srcOff,
+          dstOff,
+          ipv6,
+          proto,
+          icmp ? dstPort >>> 8 : srcPort,
+          icmp ? dstPort & 0xff : dstPort,
+        )
       : "";
     records.commit(f, b, srcOff, dstOff, ipv6, cid);
     return true;
