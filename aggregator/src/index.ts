@@ -7,6 +7,13 @@ export {
 } from "./alerts/notify/defaults.js";
 export { buildHttpServer } from "./api/server.js";
 export {
+  DelimitedFlowWriter,
+  delimitedRanges,
+  FlowStreamError,
+  MAX_STREAM_MESSAGE,
+  readDelimitedFlows,
+} from "./collector/flow-stream.js";
+export {
   CollectorListener,
   type CollectorListenerOptions,
   type CollectorStats,
@@ -26,7 +33,7 @@ export { SequenceDeduper } from "./ingest/dedupe.js";
 export { GrpcIngest, type GrpcIngestOptions } from "./ingest/grpc.js";
 export { NatsIngest, type NatsIngestOptions } from "./ingest/nats.js";
 export { IngestPipeline, type Transport } from "./ingest/pipeline.js";
-export type { BatchSink } from "./ingest/sink.js";
+export type { BatchSink, CollectedSink } from "./ingest/sink.js";
 export { grpcTransport, natsTransport } from "./ingest/transports.js";
 export { registerAggregatorMetrics } from "./metrics.js";
 export { CidrError, LocalNetworks } from "./networks.js";

@@ -2,13 +2,17 @@
 // (python-ipfix) sends IPFIX over TCP; the exporter's totals show up in the REST API and in
 // Prometheus metrics, and the flows the API lists carry Community IDs although the collector
 // does not hash records as they arrive. A real sFlow agent's datagram, sent over UDP, shows up
-// the same way, with the Community IDs `flowlens collect` gives its samples.
+// the same way, with the Community IDs `flowlens collect` gives its samples. And `flowlens
+// collect --listen`, the collector on its own, writes what it receives as `collect --pcap`
+// decodes the same datagrams.
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
 import { createSocket } from "node:dgram";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { readUdpDatagrams } from "@flowlens/aggregator";
+import { delimitedRanges, readUdpDatagrams } from "@flowlens/aggregator";
 import {
   exportIpfixOverTcp,
   freePort,
@@ -23,6 +27,7 @@ import {
 
 const bin = join(repoRoot, "cli/dist/main.js");
 const SFLOW_CAPTURE = join(repoRoot, "../shared/testdata/flowexports/akvorado/sflow_data-1140.pcap");
+const IPFIX_CAPTURE = join(repoRoot, "../shared/testdata/flowexports/ipfixcol2/example_flows.ipfix.pcap");
 
 /** An aggregator with every collector listener on a free port, and its HTTP API. */
 async function startAggregator() {
@@ -131,5 +136,103 @@ describe("flowlens aggregator: sFlow v5 over UDP", () => {
       new Map(shown.items.map((f) => [key(f), f.communityId])),
       new Map(expected.map((f) => [key(f), f.communityId])),
     );
+  });
+});
+
+/** The NDJSON flows of a capture as `flowlens collect --pcap` prints them. */
+function collectPcap(file: string): Array<Record<string, unknown>> {
+  return execFileSync(process.execPath, [bin, "collect", "--pcap", file], {
+    encoding: "utf8",
+    maxBuffer: 64 << 20,
+    stdio: ["ignore", "pipe", "ignore"],
+  })
+    .trim()
+    .split("\n")
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
+}
+
+describe("flowlens collect --listen", () => {
+  const dir = mkdtempSync(join(tmpdir(), "flowlens-collect-"));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("writes what exporters send, as collect --pcap decodes the same datagrams, and reads it back", async () => {
+    const ipfix = collectPcap(IPFIX_CAPTURE);
+    const sflow = collectPcap(SFLOW_CAPTURE);
+    assert.equal(ipfix.length, 3979, "the IPFIX capture's records");
+    const out = join(dir, "flows.pb");
+    const port = await freeUdpPort();
+    const proc = startProcess("collect", process.execPath, [
+      bin,
+      "collect",
+      "--listen",
+      `127.0.0.1:${port}`,
+      "--format",
+      "protobuf",
+      "--output",
+      out,
+    ]);
+    await readyOrStop(proc, "collect listening", () => proc.output().includes(`listening on udp 127.0.0.1:${port}`));
+    const socket = createSocket("udp4");
+    try {
+      // Both formats to the one port: the collector tells them apart by their headers.
+      for (const file of [IPFIX_CAPTURE, SFLOW_CAPTURE])
+        for (const { payload: d } of readUdpDatagrams(file).datagrams)
+          await new Promise<void>((resolve, reject) =>
+            socket.send(d, port, "127.0.0.1", (err) => (err ? reject(err) : resolve())),
+          );
+    } finally {
+      socket.close();
+    }
+    // Written within a second of arriving, although far less than a chunk.
+    const expected = ipfix.length + sflow.length;
+    await waitFor(
+      "records written",
+      () => existsSync(out) && [...delimitedRanges(readFileSync(out))].length === expected,
+      {
+        proc,
+      },
+    );
+    await proc.stop();
+    assert.match(proc.output(), /socket drops 0/);
+    assert.match(proc.output(), new RegExp(`records ${expected}, options records 0, templates 8`));
+    const read = execFileSync(process.execPath, [bin, "collect", "--read", out], {
+      encoding: "utf8",
+      maxBuffer: 64 << 20,
+      stdio: ["ignore", "pipe", "ignore"],
+    })
+      .trim()
+      .split("\n")
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    assert.equal(read.length, expected);
+    // The exporter of a NetFlow/IPFIX record is the datagram's source (here loopback, in the
+    // capture the device); an sFlow record's times are when its datagram arrived.
+    const withoutExporter = ({ exporter: _, ...f }: Record<string, unknown>) => f;
+    const withoutTimes = ({ firstSeenMs: _a, lastSeenMs: _b, ...f }: Record<string, unknown>) => f;
+    assert.ok(read.slice(0, ipfix.length).every((f) => f.exporter === "127.0.0.1"));
+    assert.deepEqual(read.slice(0, ipfix.length).map(withoutExporter), ipfix.map(withoutExporter));
+    assert.deepEqual(read.slice(ipfix.length).map(withoutTimes), sflow.map(withoutTimes));
+  });
+
+  it("refuses what it cannot listen on, and bad endpoints, with one line", async () => {
+    const port = await freeUdpPort();
+    const holder = createSocket("udp4");
+    await new Promise<void>((resolve) => holder.bind(port, "127.0.0.1", resolve));
+    try {
+      const taken = spawnSync(process.execPath, [bin, "collect", "--listen", `127.0.0.1:${port}`], {
+        encoding: "utf8",
+      });
+      assert.equal(taken.status, 1, taken.stderr);
+      assert.match(
+        taken.stderr,
+        new RegExp(`^flowlens: collect: cannot listen on udp 127.0.0.1:${port}: .*EADDRINUSE`, "m"),
+      );
+    } finally {
+      holder.close();
+    }
+    for (const bad of ["host:2055", "70000", "[::1:2055", "1.2.3.4:"]) {
+      const r = spawnSync(process.execPath, [bin, "collect", "--listen", bad], { encoding: "utf8" });
+      assert.equal(r.status, 2, `${bad}: ${r.stderr}`);
+      assert.equal(r.stderr.trim().split("\n").length, 1, r.stderr);
+    }
   });
 });

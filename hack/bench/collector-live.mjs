@@ -18,7 +18,10 @@
 // - sflow: sFlow v5 flow samples of the frames of ../shared/testdata/pcaps/ndpi/1kxun.pcap, as
 //   hack/bench/sflow-decode.mjs makes them (raw headers, 8 samples a datagram).
 //
-//   collector-live.mjs [ipfix|v9|sflow] flowlens|peer [loops=400] [warm-up loops=loops/2, flowlens only]
+//   collector-live.mjs [ipfix|v9|sflow] flowlens|collect|peer [loops=400] [warm-up loops=loops/2, ours only]
+//
+// flowlens is the aggregator (collector and live state); collect is `flowlens collect --listen`,
+// the collector on its own writing each record to a file, the same job as nfcapd's.
 //
 // (`nfcapd` is accepted for `peer`, and the format may be left out for ipfix, as before.) Needs
 // root (tcpreplay) and `npx tsc -b`; v9 needs softflowd, sflow sfacctd. FLOWLENS_BENCH_PROF=DIR:
@@ -50,9 +53,11 @@ const args = process.argv.slice(2);
 const formatName = args[0] in FORMATS ? args.shift() : "ipfix";
 const format = FORMATS[formatName];
 const [sideArg = "flowlens", loopsArg = "400", warmArg] = args;
-const side = sideArg === "flowlens" ? "flowlens" : format.peer;
-if (sideArg !== "flowlens" && sideArg !== "peer" && sideArg !== format.peer) {
-  console.error(`collector-live: ${formatName}'s receivers are flowlens and peer (${format.peer}), not ${sideArg}`);
+const side = sideArg === "flowlens" || sideArg === "collect" ? sideArg : format.peer;
+if (sideArg !== "flowlens" && sideArg !== "collect" && sideArg !== "peer" && sideArg !== format.peer) {
+  console.error(
+    `collector-live: ${formatName}'s receivers are flowlens, collect and peer (${format.peer}), not ${sideArg}`,
+  );
   process.exit(2);
 }
 const PORT = format.port;
@@ -252,6 +257,67 @@ async function flowlens(tx, rx, iface, file) {
   }
 }
 
+/**
+ * `flowlens collect --listen`: the collector on its own writing each record to a file, as
+ * nfcapd does (length-delimited protobuf Flows, nfcapd's own binary records). Records taken in
+ * are those the file holds, counted after it stops.
+ */
+async function collect(tx, rx, iface, file) {
+  const dir = rx.exec("mktemp", ["-d", "/tmp/flowlens-collect-XXXXXX"]).trim();
+  const out = join(dir, "flows.pb");
+  const prof = process.env.FLOWLENS_BENCH_PROF ? ["--cpu-prof", "--cpu-prof-dir", process.env.FLOWLENS_BENCH_PROF] : [];
+  const p = rx.spawn("collect", process.execPath, [
+    ...prof,
+    join(root, "cli/dist/main.js"),
+    "collect",
+    `--listen=0.0.0.0:${PORT}`,
+    "--format=protobuf",
+    `--output=${out}`,
+    `--buffer=${BUFFER}`,
+  ]);
+  const written = () => (existsSync(out) ? countDelimited(readFileSync(out)) : 0);
+  try {
+    await waitFor("collect bound", () => udpSocket(rx) !== undefined);
+    if (warmLoops > 0) {
+      replay(tx, iface, file, warmLoops);
+      await settle(() => rxQueue(rx));
+    }
+    // The output is written at least once a second: what the warm-up left is all in the file.
+    await sleep(1500);
+    const records0 = written();
+    const drops0 = udpDrops(rx);
+    const cpu0 = cpuSeconds(p.pid);
+    const r = replay(tx, iface, file, loops);
+    await settle(() => rxQueue(rx));
+    const drops = udpDrops(rx) - drops0;
+    const cpu = cpuSeconds(p.pid) - cpu0;
+    await p.stop();
+    return { ...r, records: written() - records0, drops, cpu };
+  } finally {
+    await p.stop();
+    rx.exec("rm", ["-rf", dir]);
+  }
+}
+
+/** Messages in a length-delimited stream (varint length, then the message). */
+function countDelimited(b) {
+  let n = 0;
+  let p = 0;
+  while (p < b.length) {
+    let len = 0;
+    let shift = 0;
+    let byte;
+    do {
+      byte = b[p++];
+      len += (byte & 0x7f) * 2 ** shift;
+      shift += 7;
+    } while (byte & 0x80 && p < b.length);
+    p += len;
+    if (p <= b.length) n++;
+  }
+  return n;
+}
+
 async function nfcapd(tx, rx, iface, file) {
   const dir = rx.exec("mktemp", ["-d", "/tmp/flowlens-nfcapd-XXXXXX"]).trim();
   const p = rx.spawn("nfcapd", "nfcapd", ["-p", String(PORT), "-w", dir, "-B", String(BUFFER), "-t", "3600"]);
@@ -324,7 +390,7 @@ try {
   const source = await format.source();
   const pass = perPass(source);
   const file = replayFile(source, rxMac);
-  const receive = { flowlens, nfcapd, sfacctd }[side];
+  const receive = { flowlens, collect, nfcapd, sfacctd }[side];
   const r = await receive(tx, rx, link.aIf, file);
   const sentRecords = (r.sent / pass.datagrams) * pass.records;
   console.log(

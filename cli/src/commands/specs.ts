@@ -301,15 +301,35 @@ export const pcapSpec: CommandSpec = {
 
 export const collectSpec: CommandSpec = {
   name: "collect",
-  summary: "Decode the NetFlow v5/v9, IPFIX and sFlow v5 datagrams found in a capture (any UDP port).",
-  usage: "collect --pcap FILE [options]",
+  summary: "Decode NetFlow v5/v9, IPFIX and sFlow v5 datagrams: from a capture (any UDP port) or live from exporters.",
+  usage: "collect (--pcap FILE | --listen [HOST:]PORT... | --read FILE) [options]",
   details:
-    "Templates are kept per exporter and observation domain, in capture order, as a collector would.\n" +
+    "Templates are kept per exporter and observation domain, in arrival order, as a collector would.\n" +
     "sFlow flow samples' packet headers go through the probe's decoder; counter samples are summed up on stderr.\n" +
-    "Flows go to stdout (NDJSON or a table), a summary to stderr.",
+    "Flows go to stdout or --output (NDJSON, a table, or length-delimited protobuf Flows of flow.proto), a summary\n" +
+    "to stderr. --listen collects until SIGINT or SIGTERM; --read prints a protobuf file it wrote.",
   options: {
     pcap: { type: "string", placeholder: "FILE", description: "Capture holding flow-export datagrams" },
-    format: { type: "string", placeholder: "ndjson|table", description: "Output format", default: "ndjson" },
+    listen: {
+      type: "string",
+      multiple: true,
+      placeholder: "[HOST:]PORT",
+      description: "UDP port to collect on, any format (HOST defaults to ::, IPv4 and IPv6; port 0 picks one)",
+    },
+    read: { type: "string", placeholder: "FILE", description: "Flows written by --format protobuf" },
+    format: {
+      type: "string",
+      placeholder: "ndjson|table|protobuf",
+      description: "Output format",
+      default: "ndjson",
+    },
+    output: { type: "string", placeholder: "FILE", description: "Write flows to FILE instead of stdout" },
+    buffer: {
+      type: "string",
+      placeholder: "SIZE",
+      description: "Receive buffer of each --listen socket",
+      default: "32M",
+    },
   },
 };
 
