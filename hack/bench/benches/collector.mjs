@@ -1,9 +1,11 @@
 // The collector end to end, IPFIX, NetFlow v9 and sFlow v5 over UDP at the highest rate
-// tcpreplay sends: records taken in per second by the aggregator (socket -> decoder -> live
-// state; warmed up by a replay that is not counted, as a collector that has been running is)
-// next to nfcapd (nfdump) on the same replay, or for sFlow, which Debian's nfdump does not
-// collect, sfacctd (pmacct); socket drops printed by each round. Needs root. See
-// ../collector-live.mjs.
+// tcpreplay sends: records taken in per second by `flowlens collect --listen` (socket ->
+// decoder -> each record written to a file) next to nfcapd (nfdump: socket -> decoder -> flow
+// file) on the same replay, the same job; for sFlow, which Debian's nfdump does not collect,
+// sfacctd (pmacct) into its print plugin. Then the aggregator on the same replays (socket ->
+// decoder -> live state and alerts), next to the same peers, for what the live state costs.
+// Both of ours are warmed up by a replay that is not counted, as a collector that has been
+// running is; socket drops are printed by each round. Needs root. See ../collector-live.mjs.
 // And the same datagrams decoded into state per CPU-second: ours into the live state (hosts,
 // applications, interfaces, flows), nfacctd (pmacct) into its print plugin's per-5-tuple cache,
 // a C collector that keeps state too (nfcapd only writes records to a file). See
@@ -19,20 +21,47 @@ const apply = join(dirname(fileURLToPath(import.meta.url)), "../collector-apply.
  */
 const LOOPS = { ipfix: "15000", v9: "15000", sflow: "5000" };
 
-const live = (format, description) => ({
-  name: `collector-${format}-live`,
+const live = (format, receiver, description) => ({
+  name: receiver === "collect" ? `collector-${format}-live` : `collector-${format}-aggregator-live`,
   description,
   unit: "records",
   peerName: format === "sflow" ? "sfacctd" : "nfcapd",
   rounds: 3,
-  ours: () => ({ cmd: process.execPath, args: [script, format, "flowlens", LOOPS[format]] }),
+  ours: () => ({ cmd: process.execPath, args: [script, format, receiver, LOOPS[format]] }),
   peer: () => ({ cmd: process.execPath, args: [script, format, "peer", LOOPS[format]] }),
 });
 
 export default [
-  live("ipfix", "IPFIX datagrams replayed over a veth at top speed: records/s taken in (peer: nfcapd)"),
-  live("v9", "NetFlow v9 datagrams (softflowd's) replayed over a veth at top speed: records/s taken in (peer: nfcapd)"),
-  live("sflow", "sFlow v5 datagrams replayed over a veth at top speed: flow samples/s taken in (peer: sfacctd)"),
+  live(
+    "ipfix",
+    "collect",
+    "IPFIX datagrams replayed over a veth at top speed: records/s written by flowlens collect --listen (peer: nfcapd)",
+  ),
+  live(
+    "v9",
+    "collect",
+    "NetFlow v9 datagrams (softflowd's) at top speed: records/s written by flowlens collect --listen (peer: nfcapd)",
+  ),
+  live(
+    "sflow",
+    "collect",
+    "sFlow v5 datagrams at top speed: flow samples/s written by flowlens collect --listen (peer: sfacctd)",
+  ),
+  live(
+    "ipfix",
+    "flowlens",
+    "IPFIX datagrams at top speed: records/s the aggregator takes into live state (peer: nfcapd)",
+  ),
+  live(
+    "v9",
+    "flowlens",
+    "NetFlow v9 datagrams at top speed: records/s the aggregator takes into live state (peer: nfcapd)",
+  ),
+  live(
+    "sflow",
+    "flowlens",
+    "sFlow v5 datagrams at top speed: flow samples/s the aggregator takes into live state (peer: sfacctd)",
+  ),
   {
     name: "collector-ipfix-state",
     description: "IPFIX datagrams decoded into state, records per CPU-second (peer: nfacctd, print plugin per 5-tuple)",
