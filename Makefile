@@ -72,7 +72,8 @@ fuzz: node_modules/.flowlens-stamp
 	  -artifact_prefix=$(FUZZ_DIR)/found/ $(FUZZ_DIR)/batch-corpus 2>&1 | grep -E "^(#[0-9]+ +DONE|stat::|==|SUMMARY|Done)" ; \
 	  test $${PIPESTATUS[0]} -eq 0
 	clang -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Iagent/native/src \
-	  agent/native/fuzz/fuzz_flow_encode.c agent/native/src/flow_encode.c -lm -o $(FUZZ_DIR)/fuzz_flow_encode
+	  agent/native/fuzz/fuzz_flow_encode.c agent/native/src/flow_encode.c agent/native/src/community_id.c -lm \
+	  -o $(FUZZ_DIR)/fuzz_flow_encode
 	@mkdir -p $(FUZZ_DIR)/encode-corpus
 	$(FUZZ_DIR)/fuzz_flow_encode -max_total_time=$(FUZZ_ENCODE_SECONDS) -rss_limit_mb=2048 -max_len=4096 -print_final_stats=1 \
 	  -artifact_prefix=$(FUZZ_DIR)/found/ $(FUZZ_DIR)/encode-corpus 2>&1 | grep -E "^(#[0-9]+ +DONE|stat::|==|SUMMARY|Done)" ; \

@@ -2,7 +2,8 @@
  * are any doubles (NaN, infinities, fractions, beyond 2^64) and whose address offsets point
  * anywhere, into a source of any size, must be written inside the room the aggregator gives
  * them (FL_ENCODE_FIXED_MAX plus the strings per record), every reported range inside what was
- * written. That the bytes are the JS encoder's is flow-records.test.ts's job. */
+ * written, and a Community ID computed from the tuple is whole within its record. That the
+ * bytes are the JS encoder's is flow-records.test.ts's job. */
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,6 +15,7 @@
 static double nums[MAX_RECORDS * E_NUMS];
 static int32_t meta[MAX_RECORDS * M_FIELDS];
 static int32_t report[MAX_RECORDS * X_FIELDS];
+static int hashed[MAX_RECORDS];
 static uint8_t strings[STRINGS];
 static uint8_t out[MAX_RECORDS * (FL_ENCODE_FIXED_MAX + 3 * STRINGS) + 64];
 
@@ -32,11 +34,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     memcpy(m, data + need_nums, need_meta);
     /* Strings as the aggregator lays them out (inside `strings`); addresses left as they came. */
     m[M_IPV6] = ipv6;
+    /* A quarter of the records have their Community ID computed from the tuple (the ports
+     * packed in M_CID as they came), which takes up to 32 bytes of room. */
+    hashed[n] = ((uint32_t)m[M_CID_LEN] & 3) == 0;
     for (int s = M_L7; s <= M_EXPORTER; s += 2) {
       uint32_t at = (uint32_t)m[s] % STRINGS, len = (uint32_t)m[s + 1] % (STRINGS - at + 1);
       m[s] = (int32_t)at;
       m[s + 1] = (int32_t)len;
       room += len;
+    }
+    if (hashed[n]) {
+      room -= (size_t)m[M_CID_LEN];
+      memcpy(&m[M_CID], data + need_nums + sizeof(int32_t) * M_CID, sizeof(int32_t));
+      m[M_CID_LEN] = FL_CID_FROM_TUPLE;
+      room += 32;
     }
     room += FL_ENCODE_FIXED_MAX;
     data += need_nums + need_meta;
@@ -55,6 +66,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (r[X_SRC] < r[X_START] || r[X_SRC_END] < r[X_SRC] || r[X_SRC_END] > r[X_END]) abort();
     if (r[X_DST] < r[X_START] || r[X_DST_END] < r[X_DST] || r[X_DST_END] > r[X_END]) abort();
     if (r[X_CID] >= 0 && (r[X_CID] < r[X_START] || r[X_CID] > r[X_END])) abort();
+    int32_t cid_len = meta[(size_t)k * M_FIELDS + M_CID_LEN];
+    if (hashed[k] && (cid_len < 0 || cid_len > 31)) abort();
+    if (r[X_CID] >= 0 && r[X_CID] + cid_len > r[X_END]) abort();
     last = r[X_END];
   }
   if (last != end) abort();

@@ -259,18 +259,21 @@ int64_t fl_encode_flows(uint8_t *out, size_t out_len, size_t pos, const uint8_t 
     /* The Community ID computed here: from the addresses as they are written (none without
      * both), so that it is the one of the record's own tuple. */
     char hashed[FL_COMMUNITY_ID_LEN];
-    const uint8_t *cid_text = strings + m[M_CID];
+    const uint8_t *cid_text = (const uint8_t *)hashed;
     if (cid == FL_CID_FROM_TUPLE) {
       uint32_t ports = (uint32_t)m[M_CID];
+      /* Decoders give protocols of 0-255; anything else is hashed as its low byte. */
+      uint8_t proto = (uint8_t)to_uint32(x[E_PROTO]);
       cid = 0;
       if (src_off >= 0 && dst_off >= 0 &&
-          fl_community_id(ipv6 ? 6 : 4, src + src_off, src + dst_off, (uint8_t)x[E_PROTO], (uint16_t)(ports >> 16),
+          fl_community_id(ipv6 ? 6 : 4, src + src_off, src + dst_off, proto, (uint16_t)(ports >> 16),
                           (uint16_t)(ports & 0xffff), 0, hashed) == 0)
         cid = (int32_t)strlen(hashed);
-      cid_text = (const uint8_t *)hashed;
       m[M_CID_LEN] = cid;
-    } else if (cid != 0 && !in_range(m[M_CID], cid, strings_len))
-      return -1;
+    } else if (cid != 0) {
+      if (!in_range(m[M_CID], cid, strings_len)) return -1;
+      cid_text = strings + m[M_CID];
+    }
     if ((l7 != 0 && !in_range(m[M_L7], l7, strings_len)) || (ex != 0 && !in_range(m[M_EXPORTER], ex, strings_len)))
       return -1;
     if (pos + FL_ENCODE_FIXED_MAX + (uint64_t)l7 + (uint64_t)cid + (uint64_t)ex > out_len) return -1;
