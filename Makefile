@@ -51,7 +51,7 @@ native-test:
 	CC=clang CFLAGS="-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all" agent/native/test/afpacket_test.sh
 
 # libFuzzer with ASan/UBSan over the decoder and flow table, seeded from the test captures, then
-# over the aggregator's native FlowBatch reader and the collector's record encoder.
+# over the aggregator's native FlowBatch reader, the collector's record encoder and set decoder.
 FUZZ_SECONDS ?= 60
 FUZZ_BATCH_SECONDS ?= 20
 FUZZ_ENCODE_SECONDS ?= 10
@@ -77,6 +77,12 @@ fuzz: node_modules/.flowlens-stamp
 	@mkdir -p $(FUZZ_DIR)/encode-corpus
 	$(FUZZ_DIR)/fuzz_flow_encode -max_total_time=$(FUZZ_ENCODE_SECONDS) -rss_limit_mb=2048 -max_len=4096 -print_final_stats=1 \
 	  -artifact_prefix=$(FUZZ_DIR)/found/ $(FUZZ_DIR)/encode-corpus 2>&1 | grep -E "^(#[0-9]+ +DONE|stat::|==|SUMMARY|Done)" ; \
+	  test $${PIPESTATUS[0]} -eq 0
+	clang -O1 -g -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all -Iagent/native/src \
+	  agent/native/fuzz/fuzz_collector_decode.c agent/native/src/collector_decode.c -lm -o $(FUZZ_DIR)/fuzz_collector_decode
+	@mkdir -p $(FUZZ_DIR)/decode-set-corpus
+	$(FUZZ_DIR)/fuzz_collector_decode -max_total_time=$(FUZZ_ENCODE_SECONDS) -rss_limit_mb=2048 -max_len=4096 -print_final_stats=1 \
+	  -artifact_prefix=$(FUZZ_DIR)/found/ $(FUZZ_DIR)/decode-set-corpus 2>&1 | grep -E "^(#[0-9]+ +DONE|stat::|==|SUMMARY|Done)" ; \
 	  test $${PIPESTATUS[0]} -eq 0
 
 build: deps-node native

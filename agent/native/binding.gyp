@@ -11,6 +11,8 @@
         "src/dpi.c",
         "src/flow_batch.c",
         "src/flow_batch_napi.c",
+        "src/collector_decode.c",
+        "src/collector_decode_napi.c",
         "src/flow_encode.c",
         "src/flow_encode_napi.c",
         "src/flowtable.c",

@@ -19,6 +19,7 @@
 #include "flowtable.h"
 #include "header_napi.h"
 #include "byte_copy.h"
+#include "collector_decode_napi.h"
 #include "flow_encode_napi.h"
 #include "flow_batch_napi.h"
 #include "host_resolve.h"
@@ -530,6 +531,11 @@ NAPI_MODULE_INIT() {
   napi_create_function(env, "udpReceiver", NAPI_AUTO_LENGTH, fl_napi_udp_receiver, NULL, &fn);
   napi_set_named_property(env, exports, "udpReceiver", fn);
   napi_set_named_property(env, exports, "collectedLayout", fl_napi_collected_layout(env));
+  napi_create_function(env, "decodeSet", NAPI_AUTO_LENGTH, fl_napi_decode_set, NULL, &fn);
+  napi_set_named_property(env, exports, "decodeSet", fn);
+  napi_create_function(env, "decodeKindOk", NAPI_AUTO_LENGTH, fl_napi_decode_kind_ok, NULL, &fn);
+  napi_set_named_property(env, exports, "decodeKindOk", fn);
+  napi_set_named_property(env, exports, "collectorKinds", fl_napi_collector_kinds(env));
   napi_set_named_property(env, exports, "headerLayout", fl_napi_header_layout(env));
   napi_set_named_property(env, exports, "flowLayout", flow_layout(env));
   napi_set_named_property(env, exports, "riskNames", risk_names(env));

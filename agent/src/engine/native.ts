@@ -207,6 +207,37 @@ export interface NativeEngine {
     count: number,
     report: Int32Array,
   ): number;
+  /**
+   * The NetFlow v9/IPFIX records of a data set decoded in C (collector_decode.c): msg[start, end)
+   * as records of recLen bytes whose nfields (kind, length) pairs are in plan, turned into flows'
+   * numbers and places (collectedLayout's nums and meta) from row `row` on, at most maxRows;
+   * out gets where it stopped and the records that were no flow. Returns the rows written, -1
+   * for a plan it does not read.
+   */
+  decodeSet?(
+    msg: Uint8Array,
+    start: number,
+    end: number,
+    plan: Int32Array,
+    nfields: number,
+    recLen: number,
+    ctx: Float64Array,
+    nums: Float64Array,
+    meta: Int32Array,
+    oneWay: Uint8Array,
+    row: number,
+    maxRows: number,
+    out: Int32Array,
+  ): number;
+  /** Whether decodeSet reads a field of this kind and length. */
+  decodeKindOk?(kind: number, len: number): boolean;
+  /** decodeSet's kind numbers and context indexes, checked against the aggregator's at load. */
+  collectorKinds?: {
+    kinds: Readonly<Record<string, number>>;
+    ctx: Readonly<Record<string, number>>;
+    ctxFields: number;
+    maxRate: number;
+  };
   collectedLayout: {
     nums: Readonly<Record<string, number>>;
     meta: Readonly<Record<string, number>>;

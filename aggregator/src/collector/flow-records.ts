@@ -16,6 +16,8 @@ import { ABSENT, IngestFlow } from "../state/ingest-flow.js";
 import { NameCache } from "../state/name-cache.js";
 import { writeIpv4Text, writeIpv6Text } from "./address-text.js";
 import { communityIdAt } from "./community-id.js";
+import { END_REASONS } from "./netflow/end-reasons.js";
+import { nativeSets, SET_CONTEXT_FIELDS } from "./netflow/native-set.js";
 
 /** Encoding buffer size: some 400 records of a few hundred bytes. */
 const ARENA_BYTES = 128 * 1024;
@@ -141,6 +143,34 @@ const CID_FROM_TUPLE = -1;
 /** Room a Community ID computed in C takes: "1:" and 28 base64 characters, rounded up. */
 const CID_BYTES = 32;
 
+/** The set decoder's context (netflow/native-set.ts SET_CONTEXT), by index. */
+const S_EXPORT_MS = 0;
+const S_SYS_UPTIME_MS = 1;
+const S_SYSTEM_INIT_MS = 2;
+const S_RATE = 3;
+const S_COMMUNITY_ID = 4;
+const S_L7_AT = 5;
+const S_L7_LEN = 6;
+const S_EXPORTER_AT = 7;
+const S_EXPORTER_LEN = 8;
+const S_DOMAIN = 9;
+const S_VERSION = 10;
+const S_END_REASONS = 11;
+/** What a record without an L7 name says (to-flow.ts). */
+const UNKNOWN_L7 = "Unknown";
+
+/** What addSet() reads of a data set's context (netflow/to-flow.ts RecordContext). */
+export interface SetContext {
+  bytes: Uint8Array;
+  exporter: string;
+  version: number;
+  domain: number;
+  exportMs: number;
+  sysUptimeMs: number;
+  systemInitMs: number;
+  communityId: boolean;
+}
+
 /**
  * A record's Community ID as decoders give it to commit(): the text, or, when the encoder
  * computes it (in C, from the record's addresses and protocol), the ports it hashes as
@@ -194,6 +224,7 @@ export class FlowRecords {
   private readonly encode: EncodeCollected | null;
   /** Whether communityId() leaves the hashing to the native encoder. */
   private readonly hashes: boolean;
+  private readonly decodesSets: boolean;
   /** Records listed and not yet encoded: the last `pending` of the batch, their addresses in `source`. */
   private pending = 0;
   private pendingBytes = 0;
@@ -201,6 +232,10 @@ export class FlowRecords {
   private readonly nums = new Float64Array(PENDING_MAX * E_NUMS);
   private readonly meta = new Int32Array(PENDING_MAX * M_FIELDS);
   private readonly report = new Int32Array(PENDING_MAX * X_FIELDS);
+  /** addSet's context, its records' one-way flags and what the decoder reports. */
+  private readonly setContext = new Float64Array(SET_CONTEXT_FIELDS).fill(0);
+  private readonly oneWay = new Uint8Array(PENDING_MAX);
+  private readonly setOut = new Int32Array(3);
   /** The pending records' strings: L7 names and the exporter once each while they repeat. */
   private strings = new Uint8Array(STRINGS_BYTES);
   private stringsPos = 0;
@@ -212,6 +247,14 @@ export class FlowRecords {
   constructor(native = true) {
     this.encode = native ? encoder() : null;
     this.hashes = this.encode !== null && nativeHashes;
+    this.decodesSets = this.hashes && nativeSets() !== null;
+    // flowEndReason 0..5 as to-flow.ts maps them.
+    this.setContext.set(END_REASONS, S_END_REASONS);
+  }
+
+  /** Whether addSet() may be used: data sets decoded in C, their records encoded and hashed there. */
+  get setsNative(): boolean {
+    return this.decodesSets;
   }
 
   /** Whether the encodings are written in C. */
@@ -253,6 +296,128 @@ export class FlowRecords {
       return (sport << 16) | dport | 0;
     }
     return communityIdAt(b, srcOff, dstOff, ipv6, proto, sport, dport);
+  }
+
+  /**
+   * Adds the flows of a data set's records, decoded in C (netflow/native-set.ts): msg[start,
+   * end) as records of recLen bytes with the fields `plan` gives, at one sampling rate, as
+   * to-flow.ts would add them one by one. Returns the records read; counts gets those that were
+   * no flow (no address, bad values).
+   */
+  addSet(
+    ctx: SetContext,
+    plan: Int32Array,
+    recLen: number,
+    start: number,
+    end: number,
+    rate: number,
+    counts: Int32Array,
+  ): number {
+    const decode = (nativeSets() as NonNullable<ReturnType<typeof nativeSets>>).decode;
+    const b = ctx.bytes;
+    if (ctx.exporter !== this.exporter) {
+      this.exporter = ctx.exporter;
+      this.exporterBytes = Buffer.from(ctx.exporter, "utf8");
+      this.exporterAt = -1;
+    }
+    const ex = this.exporterBytes;
+    const c = this.setContext;
+    c[S_EXPORT_MS] = ctx.exportMs;
+    c[S_SYS_UPTIME_MS] = ctx.sysUptimeMs;
+    c[S_SYSTEM_INIT_MS] = ctx.systemInitMs;
+    c[S_RATE] = rate;
+    c[S_COMMUNITY_ID] = ctx.communityId && this.hashes ? 1 : 0;
+    c[S_EXPORTER_LEN] = ex.length;
+    c[S_L7_LEN] = UNKNOWN_L7.length;
+    c[S_DOMAIN] = ctx.domain;
+    c[S_VERSION] = ctx.version;
+    const perRecord = FIXED_MAX + UNKNOWN_L7.length + ex.length + CID_BYTES;
+    const out = this.setOut;
+    counts[0] = 0;
+    counts[1] = 0;
+    let pos = start;
+    while (end - pos >= recLen) {
+      if (b !== this.source && this.pending !== 0) this.flush();
+      this.source = b;
+      // The set's strings: "Unknown" and the exporter, placed once while they repeat.
+      if (this.stringsPos + UNKNOWN_L7.length + ex.length > this.strings.length) {
+        if (this.pending !== 0) this.flush();
+        this.source = b;
+        if (UNKNOWN_L7.length + ex.length > this.strings.length) this.strings = new Uint8Array(2 * ex.length + 64);
+      }
+      const s = this.strings;
+      if (this.l7Text !== UNKNOWN_L7 || this.l7At < 0) {
+        this.l7Text = UNKNOWN_L7;
+        this.l7At = this.stringsPos;
+        for (let i = 0; i < UNKNOWN_L7.length; i++) s[this.stringsPos++] = UNKNOWN_L7.charCodeAt(i);
+      }
+      if (ex.length !== 0 && this.exporterAt < 0) {
+        this.exporterAt = this.stringsPos;
+        s.set(ex, this.stringsPos);
+        this.stringsPos += ex.length;
+      }
+      c[S_L7_AT] = this.l7At;
+      c[S_EXPORTER_AT] = this.exporterAt;
+      const row = this.pending;
+      const rows = decode(
+        b,
+        pos,
+        end,
+        plan,
+        plan.length >> 1,
+        recLen,
+        c,
+        this.nums,
+        this.meta,
+        this.oneWay,
+        row,
+        PENDING_MAX - row,
+        out,
+      );
+      if (rows < 0)
+        throw new Error(`collector: the native set decoder refused a plan it accepted (${plan.length >> 1} fields)`);
+      counts[0] += out[1] as number;
+      counts[1] += out[2] as number;
+      pos = out[0] as number;
+      for (let k = row; k < row + rows; k++) this.adopt(k);
+      this.pending = row + rows;
+      this.pendingBytes += rows * perRecord;
+      if (this.pending === PENDING_MAX) this.flush();
+    }
+    return (pos - start) / recLen;
+  }
+
+  /** The record of pending row k, from the numbers the set decoder wrote (what toFlow sets). */
+  private adopt(k: number): void {
+    const f = this.next();
+    const x = this.nums;
+    const n = k * E_NUMS;
+    f.srcPort = x[n] as number;
+    f.dstPort = x[n + 1] as number;
+    f.proto = x[n + 2] as number;
+    f.ipVersion = x[n + 3] as number;
+    f.vlan = x[n + 4] as number;
+    f.firstSeenMs = x[n + 5] as number;
+    f.lastSeenMs = x[n + 6] as number;
+    f.srcToDstPackets = x[n + 7] as number;
+    f.srcToDstBytes = x[n + 8] as number;
+    f.dstToSrcPackets = x[n + 9] as number;
+    f.dstToSrcBytes = x[n + 10] as number;
+    f.srcTcpFlags = x[n + 11] as number;
+    f.dstTcpFlags = x[n + 12] as number;
+    f.endReason = x[n + 13] as number;
+    f.observationDomain = x[n + 14] as number;
+    f.exportVersion = x[n + 15] as number;
+    f.samplingRate = x[n + 16] as number;
+    f.rawPackets = x[n + 17] as number;
+    f.rawBytes = x[n + 18] as number;
+    f.inIf = x[n + 19] as number;
+    f.outIf = x[n + 20] as number;
+    f.l7 = UNKNOWN_L7;
+    resetProbeFields(f);
+    f.oneWay = this.oneWay[k] === 1;
+    f.exporter = this.exporter;
+    this.length++;
   }
 
   /** ASCII names from the wire (ntop's L7 name), made into a string once. */

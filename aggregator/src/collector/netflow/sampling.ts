@@ -7,7 +7,7 @@ export const ANY_SAMPLER = -1;
 /** Sampler ids per source are few in practice; more than this and the oldest are forgotten. */
 const MAX_SAMPLERS = 256;
 /** 1-in-N with N beyond this is not a sampling rate but garbage (fuzzed or broken exporters). */
-const MAX_RATE = 1 << 24;
+export const MAX_RATE = 1 << 24;
 
 /**
  * The 1-in-N rate that a record's sampling elements describe, or 0 if it has none: an interval

@@ -4,6 +4,7 @@
 import type { pb } from "@flowlens/contracts";
 import type { FlowRecords } from "../flow-records.js";
 import { addError, type ErrorCounts } from "./errors.js";
+import { nativePlan } from "./native-set.js";
 import { PendingBuffer, type PendingLimits } from "./pending.js";
 import { RecordFields } from "./record.js";
 import { ANY_SAMPLER, rateFromFields } from "./sampling.js";
@@ -68,6 +69,8 @@ export class SetDecoder {
   readonly cache: TemplateCache;
   readonly pending: PendingBuffer;
   private readonly scratch = new RecordFields();
+  /** What FlowRecords.addSet found no flow in: no address, bad values. */
+  private readonly setCounts = new Int32Array(2);
   /** Unknown enterprise elements by "pen.id", counted per template definition (bounded). */
   readonly unknownFields = new Map<string, number>();
   recordsDecoded = 0;
@@ -265,6 +268,18 @@ export class SetDecoder {
     const r = this.scratch;
     const source = ctx.source;
     ctx.systemInitMs = source.systemInitMs;
+    if (plan.native === undefined) plan.native = nativePlan(plan.options, plan.kinds, plan.lens);
+    if (plan.native !== null && out.records.setsNative) {
+      // One rate for the set: the plan has no per-record sampling fields.
+      const rate = source.sampling.rate(ANY_SAMPLER) || 1;
+      const c = out.records.addSet(ctx, plan.native, plan.minRecordLength, start, end, rate, this.setCounts);
+      const noAddress = this.setCounts[0] as number;
+      const badValue = this.setCounts[1] as number;
+      if (noAddress !== 0) addError(out.errors, "no_address", noAddress);
+      if (badValue !== 0) addError(out.errors, "bad_value", badValue);
+      this.recordsDecoded += c - noAddress - badValue;
+      return c;
+    }
     let pos = start;
     let n = 0;
     while (end - pos >= plan.minRecordLength) {

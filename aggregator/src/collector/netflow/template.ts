@@ -28,6 +28,11 @@ export interface Plan {
   readonly decode: RecordDecoder;
   /** Smallest possible record: fixed lengths plus one length byte per variable-length field. */
   readonly minRecordLength: number;
+  /**
+   * The fields as (kind, length) pairs for the addon's set decoder (native-set.ts), null when
+   * it does not read them all; undefined until the first data set asks.
+   */
+  native: Int32Array | null | undefined;
   readonly fields: readonly FieldSpec[];
   /** Fields in the template (what the limits count). */
   readonly fieldCount: number;
@@ -120,6 +125,7 @@ export function compileTemplate(
       return plan.decode(v, pos, end, r);
     }) as RecordDecoder,
     minRecordLength,
+    native: undefined as Int32Array | null | undefined,
     fields,
     fieldCount: fields.length,
   };

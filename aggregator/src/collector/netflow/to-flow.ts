@@ -4,6 +4,7 @@
 // ICMP type/code into dstPort, sampling scale-up, and the Community ID.
 import { pb } from "@flowlens/contracts";
 import { type CommunityIdOf, type FlowRecords, resetProbeFields } from "../flow-records.js";
+import { END_REASONS } from "./end-reasons.js";
 import { keysFromFrame } from "./frame.js";
 import type { RecordFields } from "./record.js";
 
@@ -25,15 +26,7 @@ const PROTO_ICMP = 1;
 const PROTO_ICMP6 = 58;
 const TWO32 = 4294967296;
 
-/** flowEndReason (IE 136) -> end reason: idle, active, end detected, forced end, lack of resources. */
-const END_REASON: readonly pb.EndReason[] = [
-  pb.EndReason.END_REASON_UNSPECIFIED,
-  pb.EndReason.END_REASON_IDLE,
-  pb.EndReason.END_REASON_ACTIVE,
-  pb.EndReason.END_REASON_FIN,
-  pb.EndReason.END_REASON_EOF,
-  pb.EndReason.END_REASON_EVICTED,
-];
+const END_REASON = END_REASONS;
 
 /** sysUptime minus a switched time, modulo 2^32 and signed: a flow may end a few ms "after" the header. */
 function uptimeDelta(sysUptime: number, t: number): number {
