@@ -144,76 +144,121 @@ int fl_decode_kind_ok(int32_t kind, int32_t len) {
   }
 }
 
-static void read_field(fields *r, int32_t kind, const uint8_t *msg, int32_t at, int32_t len) {
-  const uint8_t *p = msg + at;
-  /* Read only as far as the field goes (fl_decode_kind_ok gave these 1 or 2 bytes). */
-#define PORT (len == 2 ? u16(p) : u8(p))
-#define FLAGS (len == 1 ? u8(p) : (double)((uint32_t)u16(p) & 0xff))
-  switch (kind) {
-    case K_OCTETS: r->octets = read_uint(p, len); break;
-    case K_PACKETS: r->packets = read_uint(p, len); break;
-    case K_POST_OCTETS: r->post_octets = read_uint(p, len); break;
-    case K_POST_PACKETS: r->post_packets = read_uint(p, len); break;
-    case K_TOTAL_OCTETS: r->total_octets = read_uint(p, len); break;
-    case K_TOTAL_PACKETS: r->total_packets = read_uint(p, len); break;
-    case K_INITIATOR_OCTETS: r->initiator_octets = read_uint(p, len); break;
-    case K_INITIATOR_PACKETS: r->initiator_packets = read_uint(p, len); break;
-    case K_RESPONDER_OCTETS: r->responder_octets = read_uint(p, len); break;
-    case K_RESPONDER_PACKETS: r->responder_packets = read_uint(p, len); break;
-    case K_REV_OCTETS: r->rev_octets = read_uint(p, len); break;
-    case K_REV_PACKETS: r->rev_packets = read_uint(p, len); break;
-    case K_REV_TOTAL_OCTETS: r->rev_total_octets = read_uint(p, len); break;
-    case K_REV_TOTAL_PACKETS: r->rev_total_packets = read_uint(p, len); break;
-    case K_REV_TCP_FLAGS: r->rev_tcp_flags = FLAGS; break;
-    case K_PROTO: r->proto = u8(p); break;
-    case K_TCP_FLAGS: r->tcp_flags = FLAGS; break;
-    case K_SRC_PORT: r->src_port = PORT; break;
-    case K_DST_PORT: r->dst_port = PORT; break;
-    case K_TRANSPORT_SRC_PORT: r->transport_src_port = PORT; break;
-    case K_TRANSPORT_DST_PORT: r->transport_dst_port = PORT; break;
-    case K_SRC_ADDR4: r->src4 = at; break;
-    case K_DST_ADDR4: r->dst4 = at; break;
-    case K_SRC_ADDR6: r->src6 = at; break;
-    case K_DST_ADDR6: r->dst6 = at; break;
-    case K_IN_IF: r->in_if = read_uint(p, len); break;
-    case K_OUT_IF: r->out_if = read_uint(p, len); break;
-    case K_IN_PHYS_IF: r->in_phys_if = read_uint(p, len); break;
-    case K_OUT_PHYS_IF: r->out_phys_if = read_uint(p, len); break;
-    case K_VLAN: r->vlan = (double)((uint32_t)PORT & 0xfff); break;
-    case K_DOT1Q_VLAN: r->dot1q_vlan = (double)((uint32_t)PORT & 0xfff); break;
-    case K_IP_VERSION: r->ip_version = u8(p); break;
-    case K_START_SYS_UPTIME: r->start_sys_uptime = read_uint(p, len); break;
-    case K_END_SYS_UPTIME: r->end_sys_uptime = read_uint(p, len); break;
-    case K_START_SECONDS: r->start_ms = (double)u32(p) * 1000.0; break;
-    case K_END_SECONDS: r->end_ms = (double)u32(p) * 1000.0; break;
-    case K_START_MILLIS: r->start_ms = read_uint(p, len); break;
-    case K_END_MILLIS: r->end_ms = read_uint(p, len); break;
-    case K_START_NTP: r->start_ms = ntp_to_ms(p); break;
-    case K_END_NTP: r->end_ms = ntp_to_ms(p); break;
-    case K_START_DELTA_MICROS: r->start_delta_us = read_uint(p, len); break;
-    case K_END_DELTA_MICROS: r->end_delta_us = read_uint(p, len); break;
-    case K_DURATION_MILLIS: r->duration_ms = read_uint(p, len); break;
-    case K_DURATION_MICROS: r->duration_ms = floor(read_uint(p, len) / 1000.0); break;
-    case K_SYSTEM_INIT_MILLIS: r->system_init_ms = read_uint(p, len); break;
-    case K_ICMP_TYPE_CODE4:
-    case K_ICMP_TYPE_CODE6: r->icmp_type_code = u16(p); break;
-    case K_ICMP_TYPE: r->icmp_type = u8(p); break;
-    case K_ICMP_CODE: r->icmp_code = u8(p); break;
-    case K_END_REASON: r->end_reason = u8(p); break;
-    case K_BIFLOW_DIRECTION: r->biflow_direction = u8(p); break;
-    case K_SAMPLING_INTERVAL: r->sampling_interval = read_uint(p, len); break;
-    case K_SAMPLER_RANDOM_INTERVAL: r->sampler_random_interval = read_uint(p, len); break;
-    case K_SAMPLING_PACKET_INTERVAL: r->sampling_packet_interval = read_uint(p, len); break;
-    case K_SAMPLING_PACKET_SPACE: r->sampling_packet_space = read_uint(p, len); break;
-    case K_SAMPLING_SIZE: r->sampling_size = read_uint(p, len); break;
-    case K_SAMPLING_POPULATION: r->sampling_population = read_uint(p, len); break;
-    case K_SAMPLING_PROBABILITY:
-      r->sampling_probability = len == 8 ? read_f64(p) : len == 4 ? read_f32(p) : -1;
-      break;
-    default: break;
+/* Where each kind's field lies in a record (-1: absent; the last one of a kind, and of the kinds
+ * that set the same thing, as reading the fields in order leaves them), made once per set:
+ * records are then read with no dispatch per field. */
+typedef struct {
+  int32_t at[K_KINDS];
+  int32_t len[K_KINDS];
+} layout;
+
+static void make_layout(layout *l, const int32_t *plan, int32_t nfields) {
+  static const int32_t same[][3] = {{K_START_SECONDS, K_START_MILLIS, K_START_NTP},
+                                    {K_END_SECONDS, K_END_MILLIS, K_END_NTP},
+                                    {K_DURATION_MILLIS, K_DURATION_MICROS, -1},
+                                    {K_ICMP_TYPE_CODE4, K_ICMP_TYPE_CODE6, -1}};
+  for (int k = 0; k < K_KINDS; k++) l->at[k] = -1, l->len[k] = 0;
+  int32_t off = 0;
+  for (int32_t i = 0; i < nfields; i++) {
+    int32_t kind = plan[2 * i], len = plan[2 * i + 1];
+    if (kind != K_SKIP && kind >= 0 && kind < K_KINDS) {
+      for (size_t g = 0; g < sizeof same / sizeof same[0]; g++)
+        for (int j = 0; j < 3; j++)
+          if (same[g][j] == kind)
+            for (int o = 0; o < 3; o++)
+              if (same[g][o] >= 0) l->at[same[g][o]] = -1;
+      l->at[kind] = off;
+      l->len[kind] = len;
+    }
+    off += len;
   }
+}
+
+/* A record's fields (at msg + pos) as record.ts's decoder reads them. */
+static void read_record(fields *r, const layout *l, const uint8_t *msg, int32_t pos) {
+  const uint8_t *rec = msg + pos;
+#define AT(k) (l->at[k])
+#define P(k) (rec + l->at[k])
+#define UINT(k) (AT(k) >= 0 ? read_uint(P(k), l->len[k]) : -1)
+#define U8(k) (AT(k) >= 0 ? u8(P(k)) : -1)
+/* Ports and VLANs of 1 or 2 bytes; TCP flags of 2 keep the classic 8 bits. */
+#define PORT(k) (AT(k) >= 0 ? (l->len[k] == 2 ? u16(P(k)) : u8(P(k))) : -1)
+#define FLAGS(k) (AT(k) >= 0 ? (l->len[k] == 1 ? u8(P(k)) : (double)((uint32_t)u16(P(k)) & 0xff)) : -1)
+#define ADDR(k) (AT(k) >= 0 ? (double)(pos + AT(k)) : -1)
+#define VLAN(k) (AT(k) >= 0 ? (double)((uint32_t)PORT(k) & 0xfff) : -1)
+  r->octets = UINT(K_OCTETS);
+  r->packets = UINT(K_PACKETS);
+  r->post_octets = UINT(K_POST_OCTETS);
+  r->post_packets = UINT(K_POST_PACKETS);
+  r->total_octets = UINT(K_TOTAL_OCTETS);
+  r->total_packets = UINT(K_TOTAL_PACKETS);
+  r->initiator_octets = UINT(K_INITIATOR_OCTETS);
+  r->initiator_packets = UINT(K_INITIATOR_PACKETS);
+  r->responder_octets = UINT(K_RESPONDER_OCTETS);
+  r->responder_packets = UINT(K_RESPONDER_PACKETS);
+  r->rev_octets = UINT(K_REV_OCTETS);
+  r->rev_packets = UINT(K_REV_PACKETS);
+  r->rev_total_octets = UINT(K_REV_TOTAL_OCTETS);
+  r->rev_total_packets = UINT(K_REV_TOTAL_PACKETS);
+  r->rev_tcp_flags = FLAGS(K_REV_TCP_FLAGS);
+  r->proto = U8(K_PROTO);
+  r->tcp_flags = FLAGS(K_TCP_FLAGS);
+  r->src_port = PORT(K_SRC_PORT);
+  r->dst_port = PORT(K_DST_PORT);
+  r->transport_src_port = PORT(K_TRANSPORT_SRC_PORT);
+  r->transport_dst_port = PORT(K_TRANSPORT_DST_PORT);
+  r->src4 = ADDR(K_SRC_ADDR4);
+  r->dst4 = ADDR(K_DST_ADDR4);
+  r->src6 = ADDR(K_SRC_ADDR6);
+  r->dst6 = ADDR(K_DST_ADDR6);
+  r->in_if = UINT(K_IN_IF);
+  r->out_if = UINT(K_OUT_IF);
+  r->in_phys_if = UINT(K_IN_PHYS_IF);
+  r->out_phys_if = UINT(K_OUT_PHYS_IF);
+  r->vlan = VLAN(K_VLAN);
+  r->dot1q_vlan = VLAN(K_DOT1Q_VLAN);
+  r->ip_version = U8(K_IP_VERSION);
+  r->start_sys_uptime = UINT(K_START_SYS_UPTIME);
+  r->end_sys_uptime = UINT(K_END_SYS_UPTIME);
+  r->start_ms = AT(K_START_SECONDS) >= 0  ? (double)u32(P(K_START_SECONDS)) * 1000.0
+                : AT(K_START_MILLIS) >= 0 ? read_uint(P(K_START_MILLIS), l->len[K_START_MILLIS])
+                : AT(K_START_NTP) >= 0    ? ntp_to_ms(P(K_START_NTP))
+                                          : -1;
+  r->end_ms = AT(K_END_SECONDS) >= 0  ? (double)u32(P(K_END_SECONDS)) * 1000.0
+              : AT(K_END_MILLIS) >= 0 ? read_uint(P(K_END_MILLIS), l->len[K_END_MILLIS])
+              : AT(K_END_NTP) >= 0    ? ntp_to_ms(P(K_END_NTP))
+                                      : -1;
+  r->start_delta_us = UINT(K_START_DELTA_MICROS);
+  r->end_delta_us = UINT(K_END_DELTA_MICROS);
+  r->duration_ms = AT(K_DURATION_MILLIS) >= 0   ? read_uint(P(K_DURATION_MILLIS), l->len[K_DURATION_MILLIS])
+                   : AT(K_DURATION_MICROS) >= 0 ? floor(read_uint(P(K_DURATION_MICROS), l->len[K_DURATION_MICROS]) / 1000.0)
+                                                : -1;
+  r->system_init_ms = UINT(K_SYSTEM_INIT_MILLIS);
+  r->icmp_type_code = AT(K_ICMP_TYPE_CODE4) >= 0   ? u16(P(K_ICMP_TYPE_CODE4))
+                      : AT(K_ICMP_TYPE_CODE6) >= 0 ? u16(P(K_ICMP_TYPE_CODE6))
+                                                   : -1;
+  r->icmp_type = U8(K_ICMP_TYPE);
+  r->icmp_code = U8(K_ICMP_CODE);
+  r->end_reason = U8(K_END_REASON);
+  r->biflow_direction = U8(K_BIFLOW_DIRECTION);
+  r->sampling_interval = UINT(K_SAMPLING_INTERVAL);
+  r->sampler_random_interval = UINT(K_SAMPLER_RANDOM_INTERVAL);
+  r->sampling_packet_interval = UINT(K_SAMPLING_PACKET_INTERVAL);
+  r->sampling_packet_space = UINT(K_SAMPLING_PACKET_SPACE);
+  r->sampling_size = UINT(K_SAMPLING_SIZE);
+  r->sampling_population = UINT(K_SAMPLING_POPULATION);
+  r->sampling_probability = AT(K_SAMPLING_PROBABILITY) < 0                  ? -1
+                            : l->len[K_SAMPLING_PROBABILITY] == 8 ? read_f64(P(K_SAMPLING_PROBABILITY))
+                            : l->len[K_SAMPLING_PROBABILITY] == 4 ? read_f32(P(K_SAMPLING_PROBABILITY))
+                                                                  : -1;
+#undef AT
+#undef P
+#undef UINT
+#undef U8
 #undef PORT
 #undef FLAGS
+#undef ADDR
+#undef VLAN
 }
 
 static inline double pick(double a, double b, double c, double d) { return a >= 0 ? a : b >= 0 ? b : c >= 0 ? c : d; }
@@ -370,19 +415,14 @@ int32_t fl_decode_set(const uint8_t *msg, size_t msg_len, int32_t start, int32_t
     sum += plan[2 * i + 1];
   }
   if (sum != rec_len) return -1;
+  layout l;
+  make_layout(&l, plan, nfields);
   int32_t pos = start, rows = 0;
   out[O_NO_ADDRESS] = 0;
   out[O_BAD_VALUE] = 0;
   while (end - pos >= rec_len && rows < max_rows) {
     fields r;
-    /* Every field absent: -1 (all-ones bytes are NaN, not -1; set each). */
-    double *f = (double *)&r;
-    for (size_t i = 0; i < sizeof r / sizeof(double); i++) f[i] = -1;
-    int32_t at = pos;
-    for (int32_t i = 0; i < nfields; i++) {
-      read_field(&r, plan[2 * i], msg, at, plan[2 * i + 1]);
-      at += plan[2 * i + 1];
-    }
+    read_record(&r, &l, msg, pos);
     pos += rec_len;
     int got = to_flow(&r, msg, ctx, nums + (size_t)rows * E_NUMS, meta + (size_t)rows * M_FIELDS, one_way + rows);
     if (got == FLOW) rows++;
