@@ -270,7 +270,8 @@ export class SetDecoder {
     ctx.systemInitMs = source.systemInitMs;
     if (plan.native === undefined) plan.native = nativePlan(plan.options, plan.kinds, plan.lens);
     if (plan.native !== null && out.records.setsNative) {
-      // One rate for the set: the plan has no per-record sampling fields.
+      // The exporter's rate for records without one of their own (the plan has no sampler id
+      // to look one up by).
       const rate = source.sampling.rate(ANY_SAMPLER) || 1;
       const c = out.records.addSet(ctx, plan.native, plan.minRecordLength, start, end, rate, this.setCounts);
       const noAddress = this.setCounts[0] as number;

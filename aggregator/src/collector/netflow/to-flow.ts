@@ -26,8 +26,6 @@ const PROTO_ICMP = 1;
 const PROTO_ICMP6 = 58;
 const TWO32 = 4294967296;
 
-const END_REASON = END_REASONS;
-
 /** sysUptime minus a switched time, modulo 2^32 and signed: a flow may end a few ms "after" the header. */
 function uptimeDelta(sysUptime: number, t: number): number {
   const d = (sysUptime - t + TWO32) % TWO32;
@@ -216,8 +214,8 @@ export function toFlow(r: RecordFields, ctx: RecordContext, rate: number, out: F
   // Absent is -1: looking that up in the array would be a named property's slow lookup.
   const reason = r.endReason;
   f.endReason =
-    reason >= 0 && reason < END_REASON.length
-      ? (END_REASON[reason] as pb.EndReason)
+    reason >= 0 && reason < END_REASONS.length
+      ? (END_REASONS[reason] as pb.EndReason)
       : pb.EndReason.END_REASON_UNSPECIFIED;
   f.exporter = ctx.exporter;
   f.observationDomain = ctx.domain;
